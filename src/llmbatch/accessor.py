@@ -1,0 +1,141 @@
+"""`df.llmbatch.*` on pandas and polars: thin shells that hold the frame and delegate.
+
+Registered on `import llmbatch` for each library that is installed (a polars LazyFrame is
+collected first). The three verbs share one signature on both libraries.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from llmbatch.create import JobRequest, create_job
+from llmbatch.job import BatchHandle
+from llmbatch.prepare import Limits
+
+__all__ = ["LLMBatchAccessor", "register"]
+
+
+class LLMBatchAccessor:
+    """The `.llmbatch` namespace of a DataFrame."""
+
+    def __init__(self, df: Any) -> None:
+        self._df = df
+
+    def embed(
+        self,
+        text: str,
+        id: str | None = None,
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
+        provider: Any = "openai",
+        wide: bool = False,
+        suffix: str = "",
+        skip_empty: bool = False,
+        folder: str | Path | None = None,
+        name: str | None = None,
+        force: bool = False,
+        limits: Limits | None = None,
+        submit: bool = True,
+        **params: Any,
+    ) -> BatchHandle:
+        """Embed every row's `text` (OpenAI `/v1/embeddings`); adds `embedding` or `V1..Vn`.
+
+        Example:
+            >>> job = df.llmbatch.embed(text="body", id="doc_id", dimensions=256)
+        """
+        return create_job(self._df, JobRequest(
+            kind="embed", text=text, id=id, model=model, dimensions=dimensions,
+            provider=provider, wide=wide, suffix=suffix, skip_empty=skip_empty, folder=folder,
+            name=name, force=force, limits=limits, submit=submit, params=params,
+        ))  # fmt: skip
+
+    def complete(
+        self,
+        text: str | None = None,
+        id: str | None = None,
+        *,
+        prompt: str | None = None,
+        system_prompt: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        provider: Any = "openai",
+        api: str = "chat",
+        content_column: str = "content",
+        suffix: str = "",
+        skip_empty: bool = False,
+        folder: str | Path | None = None,
+        name: str | None = None,
+        force: bool = False,
+        limits: Limits | None = None,
+        submit: bool = True,
+        **params: Any,
+    ) -> BatchHandle:
+        """Ask for a free-text answer per row; adds `content`. Extra params go to the body.
+
+        Example:
+            >>> job = df.llmbatch.complete(prompt="Summarise: {body}", id="doc_id")
+        """
+        return create_job(self._df, JobRequest(
+            kind="complete", text=text, prompt=prompt, id=id, system_prompt=system_prompt,
+            model=model, temperature=temperature, max_tokens=max_tokens, provider=provider,
+            api=api, content_column=content_column, suffix=suffix, skip_empty=skip_empty,
+            folder=folder, name=name, force=force, limits=limits, submit=submit, params=params,
+        ))  # fmt: skip
+
+    def classify(
+        self,
+        schema: Any,
+        text: str | None = None,
+        id: str | None = None,
+        *,
+        prompt: str | None = None,
+        system_prompt: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        provider: Any = "openai",
+        api: str = "chat",
+        label_column: str = "label",
+        structured: str = "output_config",
+        suffix: str = "",
+        skip_empty: bool = False,
+        folder: str | Path | None = None,
+        name: str | None = None,
+        force: bool = False,
+        limits: Limits | None = None,
+        submit: bool = True,
+        **params: Any,
+    ) -> BatchHandle:
+        """Structured output per row; adds one typed column per schema property.
+
+        `schema` is a JSON Schema dict, a pydantic model class, a list of labels, or built with
+        `llmbatch.schema`. Anthropic uses `output_config.format`; `structured="tool"` uses
+        forced tool use instead.
+
+        Example:
+            >>> job = df.llmbatch.classify(["positive", "negative"], text="body", id="doc_id")
+        """
+        return create_job(self._df, JobRequest(
+            kind="classify", schema=schema, text=text, prompt=prompt, id=id,
+            system_prompt=system_prompt, model=model, temperature=temperature,
+            max_tokens=max_tokens, provider=provider, api=api, label_column=label_column,
+            structured=structured, suffix=suffix, skip_empty=skip_empty, folder=folder,
+            name=name, force=force, limits=limits, submit=submit, params=params,
+        ))  # fmt: skip
+
+
+def register() -> None:
+    """Register `.llmbatch` on every installed frame library (never imports a missing one)."""
+    if importlib.util.find_spec("pandas") is not None:
+        import pandas as pd
+
+        pd.api.extensions.register_dataframe_accessor("llmbatch")(LLMBatchAccessor)
+    if importlib.util.find_spec("polars") is not None:
+        import polars as pl
+
+        pl.api.register_dataframe_namespace("llmbatch")(LLMBatchAccessor)
+        pl.api.register_lazyframe_namespace("llmbatch")(LLMBatchAccessor)

@@ -1,0 +1,66 @@
+"""A new attempt inside an existing job: the failed rows only, as new shards.
+
+Earlier attempts stay recorded in the manifest; `collect()` merges the latest successful
+answer per row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from llmbatch import frames
+from llmbatch.prepare import build_texts, placeholders, ranges, write_shards
+from llmbatch.providers.backend import Backend
+from llmbatch.store import JobFolder
+from llmbatch.tasks import TaskSpec
+
+__all__ = ["add_attempt"]
+
+
+def add_attempt(
+    folder: JobFolder,
+    manifest: dict[str, Any],
+    snapshot: Any,
+    spec: TaskSpec,
+    backend: Backend,
+    rows: Sequence[int],
+    kinds: Sequence[str],
+) -> None:
+    """Write the shards of a new attempt for `rows` and record them (not yet sent)."""
+    cols = manifest["columns"]
+    needed = [cols["text"]] if cols["text"] else placeholders(cols["prompt"])
+    frame = frames.to_frame(snapshot)
+    columns = {c: frames.column_values(frame, c) for c in needed}
+    texts = build_texts(columns, cols["text"], cols["prompt"], manifest["n_rows"])
+    attempt = len(manifest["attempts"])
+    first = 1 + max(s["index"] for s in manifest["shards"])
+    shards = write_shards(
+        texts,
+        rows,
+        spec=spec,
+        tag=manifest["tag"],
+        line=backend.line,
+        limits=backend.limits,
+        shard_path=folder.shard_path,
+        first_index=first,
+    )
+    manifest["attempts"].append(
+        {"attempt": attempt, "kinds": list(kinds), "rows": len(rows), "created_at": time.time()}
+    )
+    for s in shards:
+        manifest["shards"].append(
+            {
+                "index": s.index,
+                "attempt": attempt,
+                "path": str(s.path.relative_to(folder.path)),
+                "rows": ranges(s.rows),
+                "n": len(s.rows),
+                "bytes": s.bytes,
+                "sha256": s.sha256,
+                "state": "written",
+                "status": "pending",
+            }
+        )
+    folder.save(manifest)

@@ -1,0 +1,80 @@
+"""Row ids: checking the user's id column and mapping rows to wire `custom_id`s.
+
+The user's ids may be anything unique and non-null (ints, strings with spaces or unicode, long
+strings). On the wire every row is `<job tag>-<row position>`, which satisfies both providers
+(Anthropic: `^[a-zA-Z0-9_-]{1,64}$`). The map from wire id to row is therefore the row position
+itself, and the user's id values live in the frame snapshot, so results can be joined back onto
+any frame that has the id column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from llmbatch._exceptions import InputError
+
+__all__ = ["check_ids", "row_of", "shown", "wire_id"]
+
+_WIRE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_TAG = re.compile(r"^[a-z0-9]{4,24}$")
+
+
+def shown(items: Sequence[Any], limit: int = 10) -> str:
+    """A short list for error messages: the first `limit` items and how many more."""
+    head = ", ".join(repr(x) for x in items[:limit])
+    more = f" … and {len(items) - limit} more" if len(items) > limit else ""
+    return f"[{head}{more}]"
+
+
+def wire_id(tag: str, row: int) -> str:
+    """The wire custom_id of row `row` in the job tagged `tag`."""
+    return f"{tag}-{row}"
+
+
+def row_of(custom_id: str, tag: str) -> int | None:
+    """The row position a wire custom_id stands for, or None if it is not one of this job's."""
+    prefix, _, row = custom_id.rpartition("-")
+    if prefix != tag or not row.isdigit():
+        return None
+    return int(row)
+
+
+def check_tag(tag: str) -> str:
+    """Refuse a job tag that would not make valid wire ids."""
+    if not _TAG.match(tag) or not _WIRE.match(wire_id(tag, 10**12)):
+        msg = f"invalid job tag {tag!r}\nHint: tags are 4-24 lowercase letters and digits."
+        raise InputError(msg)
+    return tag
+
+
+def check_ids(values: list[Any], column: str) -> None:
+    """Raise InputError naming the rows whose ids are null, unhashable or duplicated."""
+    nulls = [i for i, v in enumerate(values) if v is None or v != v]
+    if nulls:
+        msg = (
+            f"id column {column!r} has {len(nulls)} null value(s), at rows {shown(nulls)}\n"
+            "Hint: every row needs an id; drop those rows or fill the ids."
+        )
+        raise InputError(msg)
+    bad = [i for i, v in enumerate(values) if not isinstance(v, Hashable)]
+    if bad:
+        kinds = sorted({type(values[i]).__name__ for i in bad})
+        msg = (
+            f"id column {column!r} holds unhashable values ({', '.join(kinds)}) at rows "
+            f"{shown(bad)}\nHint: ids must be scalars such as ints or strings."
+        )
+        raise InputError(msg)
+    if len(set(values)) == len(values):
+        return
+    dupes = [v for v, n in Counter(values).items() if n > 1]
+    dupe_set = set(dupes)
+    rows = [i for i, v in enumerate(values) if v in dupe_set]
+    msg = (
+        f"id column {column!r} has {len(dupes)} duplicate value(s): {shown(dupes)} "
+        f"(rows {shown(rows)})\nHint: ids must be unique; de-duplicate the frame or pick "
+        "another id column."
+    )
+    raise InputError(msg)

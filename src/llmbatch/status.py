@@ -1,0 +1,97 @@
+"""A job's normalised status: one state, request counts summed over shards, per-shard details."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from llmbatch.providers.backend import TERMINAL
+
+__all__ = ["JobStatus", "ShardStatus"]
+
+JobState = Literal["pending", "running", "ended"]
+
+
+@dataclass(frozen=True)
+class ShardStatus:
+    """One shard: the normalised status and the provider's raw one."""
+
+    index: int
+    attempt: int
+    status: str
+    raw_status: str | None
+    batch_id: str | None
+    total: int
+    completed: int
+    failed: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What `handle.status()` returns.
+
+    `state` is `pending` (not all shards submitted), `running` or `ended`; `total`,
+    `completed` and `failed` are request counts summed over shards (Anthropic reports them only
+    when a batch has ended).
+    """
+
+    name: str
+    provider: str
+    state: JobState
+    n_rows: int
+    total: int
+    completed: int
+    failed: int
+    shards: list[ShardStatus]
+
+    @property
+    def done(self) -> bool:
+        return self.state == "ended"
+
+    @property
+    def waiting_for_quota(self) -> bool:
+        return any(s.status == "waiting_for_quota" for s in self.shards)
+
+    def _counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for s in self.shards:
+            counts[s.status] = counts.get(s.status, 0) + 1
+        return counts
+
+    def __str__(self) -> str:
+        shards = ", ".join(f"{n} {k}" for k, n in sorted(self._counts().items()))
+        line = (
+            f"llmbatch job {self.name} ({self.provider}): {self.state} — "
+            f"{self.completed:,} done, {self.failed:,} failed of {self.total:,} requests "
+            f"({self.n_rows:,} rows); shards: {shards or 'none'}"
+        )
+        if self.waiting_for_quota:
+            line += "\n  waiting for the provider's enqueued-token quota to free up"
+        return line
+
+    def __repr__(self) -> str:
+        return f"<JobStatus {self}>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{s.index}</td><td>{s.attempt}</td><td>{html.escape(s.status)}</td>"
+            f"<td>{html.escape(str(s.raw_status))}</td><td>{html.escape(str(s.batch_id))}</td>"
+            f"<td>{s.completed:,}</td><td>{s.failed:,}</td><td>{s.total:,}</td></tr>"
+            for s in self.shards
+        )
+        head = "".join(
+            f"<th>{h}</th>"
+            for h in ("shard", "attempt", "status", "raw", "batch", "done", "failed", "total")
+        )
+        return (
+            f"<div><b>llmbatch job</b> <code>{html.escape(self.name)}</code> "
+            f"({html.escape(self.provider)}): <b>{self.state}</b> — {self.completed:,} done, "
+            f"{self.failed:,} failed of {self.total:,} requests ({self.n_rows:,} rows)"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+        )

@@ -1,0 +1,291 @@
+"""The step-by-step API: the seed package's workflow as plain functions.
+
+For users who want to drive each call themselves (or inspect what the job does). They are the
+same code the job uses: the same request bodies, the same HTTP clients with retries, the same
+result parsing. Here the wire `custom_id` is the user's id as a string (OpenAI accepts any
+string; for Anthropic it must match `^[a-zA-Z0-9_-]{1,64}$`, checked before sending).
+
+OpenAI:    openai_prepare → openai_upload → openai_start → openai_status →
+           openai_file_content → openai_parse; openai_delete_file, openai_list, openai_cancel
+Anthropic: anthropic_prepare → anthropic_create → anthropic_status → anthropic_results;
+           anthropic_list, anthropic_cancel, anthropic_delete
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from llmbatch import frames
+from llmbatch._exceptions import InputError
+from llmbatch.create import JobRequest, _spec, _text_columns
+from llmbatch.ids import check_ids, shown
+from llmbatch.prepare import build_texts, check_texts
+from llmbatch.providers._config import Anthropic, OpenAI, resolve_provider
+from llmbatch.providers.anthropic_batch import parse_result_line
+from llmbatch.providers.openai_batch import parse_output_line
+from llmbatch.results import Outcome, Outcomes, answer_table
+from llmbatch.tasks import TaskSpec, body_template, reply_from_anthropic, reply_from_openai
+
+__all__ = [
+    "anthropic_cancel",
+    "anthropic_create",
+    "anthropic_delete",
+    "anthropic_list",
+    "anthropic_prepare",
+    "anthropic_results",
+    "anthropic_status",
+    "openai_cancel",
+    "openai_delete_file",
+    "openai_file_content",
+    "openai_list",
+    "openai_parse",
+    "openai_prepare",
+    "openai_start",
+    "openai_status",
+    "openai_upload",
+]
+
+_ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _bodies(
+    df: Any, kind: str, provider: str, **kw: Any
+) -> tuple[TaskSpec, list[str], list[bytes]]:
+    params = kw.pop("params", None) or {}
+    req = JobRequest(kind=kind, provider=provider, params=params, **kw)
+    frame = frames.to_frame(df)
+    needed = _text_columns(frame, req)
+    frames.require_columns(frame, [*needed, *([req.id] if req.id else [])])
+    spec = _spec(req, provider)
+    ids = frames.column_values(frame, req.id) if req.id else list(range(len(frame)))
+    check_ids(ids, req.id or "<row position>")
+    texts = build_texts(
+        {c: frames.column_values(frame, c) for c in needed}, req.text, req.prompt, len(frame)
+    )
+    check_texts(texts, "the texts", skip_empty=False)
+    prefix, suffix = body_template(spec)
+    return spec, [str(i) for i in ids], [prefix + orjson.dumps(t) + suffix for t in texts]
+
+
+# -- OpenAI ---------------------------------------------------------------------------------
+def openai_prepare(df: Any, path: str | Path, *, kind: str = "complete", **kw: Any) -> Path:
+    """Write the batch input JSONL for `df` (one line per row; custom_id = the id as text).
+
+    `kw` are the verb's arguments (`text=`, `prompt=`, `id=`, `model=`, `schema=`, …).
+
+    Example:
+        >>> openai_prepare(df, "in.jsonl", kind="embed", text="body", id="doc_id")
+    """
+    spec, ids, bodies = _bodies(df, kind, "openai", **kw)
+    out = Path(path)
+    with out.open("wb") as fh:
+        for cid, body in zip(ids, bodies, strict=True):
+            fh.write(orjson.dumps({"custom_id": cid, "method": "POST", "url": spec.endpoint})[:-1])
+            fh.write(b',"body":' + body + b"}\n")
+    return out
+
+
+def _openai(provider: OpenAI | str | None) -> Any:
+    config = resolve_provider(provider or "openai")
+    if not isinstance(config, OpenAI):
+        raise InputError("this step needs an OpenAI provider\nHint: provider=llmbatch.OpenAI().")
+    return config.client()
+
+
+def openai_upload(path: str | Path, *, provider: OpenAI | None = None) -> dict[str, Any]:
+    """Upload a batch input file (`purpose=batch`); returns the File object."""
+    with _openai(provider) as client:
+        return client.upload_file(Path(path))  # type: ignore[no-any-return]
+
+
+def openai_start(
+    file_id: str,
+    endpoint: str = "/v1/chat/completions",
+    *,
+    metadata: dict[str, str] | None = None,
+    provider: OpenAI | None = None,
+) -> dict[str, Any]:
+    """Create a batch from an uploaded file; returns the Batch object."""
+    with _openai(provider) as client:
+        return client.create_batch(file_id, endpoint, metadata=metadata)  # type: ignore[no-any-return]
+
+
+def openai_status(batch_id: str, *, provider: OpenAI | None = None) -> dict[str, Any]:
+    """The Batch object as the API returns it."""
+    with _openai(provider) as client:
+        return client.retrieve_batch(batch_id)  # type: ignore[no-any-return]
+
+
+def openai_file_content(file_id: str, *, provider: OpenAI | None = None) -> bytes:
+    """The raw bytes of a file (e.g. a batch's output or error file)."""
+    with _openai(provider) as client:
+        return client.file_content(file_id)  # type: ignore[no-any-return]
+
+
+def openai_delete_file(file_id: str, *, provider: OpenAI | None = None) -> dict[str, Any]:
+    """Delete a file."""
+    with _openai(provider) as client:
+        return client.delete_file(file_id)  # type: ignore[no-any-return]
+
+
+def openai_list(
+    limit: int = 20, after: str | None = None, *, provider: OpenAI | None = None
+) -> dict[str, Any]:
+    """One page of batches, newest first (`{"data", "has_more", "last_id", ...}`)."""
+    with _openai(provider) as client:
+        return client.list_batches(limit=limit, after=after)  # type: ignore[no-any-return]
+
+
+def openai_cancel(batch_id: str, *, provider: OpenAI | None = None) -> dict[str, Any]:
+    """Cancel a batch; returns the Batch object (status `cancelling`)."""
+    with _openai(provider) as client:
+        return client.cancel_batch(batch_id)  # type: ignore[no-any-return]
+
+
+def _lines(content: bytes | str | Path | Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    if isinstance(content, Path):
+        content = content.read_bytes()
+    if isinstance(content, str):
+        content = content.encode()
+    raw_lines = content.splitlines() if isinstance(content, bytes) else content
+    for raw in raw_lines:
+        if raw.strip():
+            yield orjson.loads(raw)
+
+
+def _to_frame(
+    spec: TaskSpec,
+    lines: Iterable[tuple[str, str, Any, Any]],
+    reply: Any,
+    library: str,
+    options: dict[str, Any],
+) -> Any:
+    order: dict[str, int] = {}
+    results: list[tuple[int, Outcome]] = []
+    for custom_id, kind, payload, message in lines:
+        row = order.setdefault(custom_id, len(order))
+        ok = kind == "succeeded" and payload is not None
+        outcome = Outcome(reply=reply(payload)) if ok else Outcome(kind=kind, message=message)
+        results.append((row, outcome))
+    outcomes = Outcomes(len(order))
+    for row, outcome in results:
+        outcomes.record(row, outcome)
+    table = answer_table(spec, outcomes, options)
+    import pyarrow as pa
+
+    table = table.add_column(0, "custom_id", pa.array(list(order), type=pa.string()))
+    return frames.from_arrow(table, library)
+
+
+def _parse_spec(
+    kind: str, provider: str, schema: Any, endpoint: str | None, label_column: str
+) -> TaskSpec:
+    spec = _spec(
+        JobRequest(
+            kind=kind, provider=provider, schema=schema, label_column=label_column, model="any"
+        ),
+        provider,
+    )
+    if endpoint:
+        spec.endpoint = endpoint
+    return spec
+
+
+def openai_parse(
+    content: bytes | str | Path,
+    *,
+    kind: str = "complete",
+    schema: Any = None,
+    endpoint: str | None = None,
+    label_column: str = "label",
+    library: str = "pandas",
+    wide: bool = False,
+) -> Any:
+    """Parse output/error file content (or both concatenated) into a frame keyed by `custom_id`.
+
+    Example:
+        >>> df = openai_parse(openai_file_content(batch["output_file_id"]), kind="embed")
+    """
+    spec = _parse_spec(kind, "openai", schema, endpoint, label_column)
+    lines = (parse_output_line(d) for d in _lines(content))
+    return _to_frame(
+        spec, lines, lambda p: reply_from_openai(spec.endpoint, p), library, {"wide": wide}
+    )
+
+
+# -- Anthropic ------------------------------------------------------------------------------
+def anthropic_prepare(df: Any, *, kind: str = "complete", **kw: Any) -> list[dict[str, Any]]:
+    """The `requests` list of a Message Batch for `df` (custom_id = the id as text)."""
+    _, ids, bodies = _bodies(df, kind, "anthropic", **kw)
+    bad = [i for i in ids if not _ANTHROPIC_ID.match(i)]
+    if bad:
+        msg = f"ids {shown(bad)} are not valid Anthropic custom_ids (^[a-zA-Z0-9_-]{{1,64}}$)"
+        raise InputError(msg + "\nHint: use df.llmbatch.* (it maps any id), or clean the ids.")
+    return [{"custom_id": i, "params": orjson.loads(b)} for i, b in zip(ids, bodies, strict=True)]
+
+
+def _anthropic(provider: Anthropic | str | None) -> Any:
+    config = resolve_provider(provider or "anthropic")
+    if not isinstance(config, Anthropic):
+        raise InputError(
+            "this step needs an Anthropic provider\nHint: provider=llmbatch.Anthropic()."
+        )
+    return config.client()
+
+
+def anthropic_create(
+    requests: list[dict[str, Any]] | Path, *, provider: Anthropic | None = None
+) -> dict[str, Any]:
+    """Create a Message Batch; returns the MessageBatch object."""
+    with _anthropic(provider) as client:
+        return client.create_batch(requests)  # type: ignore[no-any-return]
+
+
+def anthropic_status(batch_id: str, *, provider: Anthropic | None = None) -> dict[str, Any]:
+    """The MessageBatch object as the API returns it."""
+    with _anthropic(provider) as client:
+        return client.retrieve_batch(batch_id)  # type: ignore[no-any-return]
+
+
+def anthropic_list(
+    limit: int = 20, after_id: str | None = None, *, provider: Anthropic | None = None
+) -> dict[str, Any]:
+    """One page of Message Batches, newest first."""
+    with _anthropic(provider) as client:
+        return client.list_batches(limit=limit, after_id=after_id)  # type: ignore[no-any-return]
+
+
+def anthropic_cancel(batch_id: str, *, provider: Anthropic | None = None) -> dict[str, Any]:
+    """Cancel a Message Batch (status `canceling`)."""
+    with _anthropic(provider) as client:
+        return client.cancel_batch(batch_id)  # type: ignore[no-any-return]
+
+
+def anthropic_delete(batch_id: str, *, provider: Anthropic | None = None) -> dict[str, Any]:
+    """Delete an ended Message Batch."""
+    with _anthropic(provider) as client:
+        return client.delete_batch(batch_id)  # type: ignore[no-any-return]
+
+
+def anthropic_results(
+    batch_id_or_content: str | bytes | Path,
+    *,
+    kind: str = "complete",
+    schema: Any = None,
+    label_column: str = "label",
+    library: str = "pandas",
+    provider: Anthropic | None = None,
+) -> Any:
+    """Results of an ended batch (fetched by id, or given as JSONL content) as a frame."""
+    content = batch_id_or_content
+    if isinstance(content, str) and content.startswith("msgbatch_"):
+        with _anthropic(provider) as client:
+            content = client.results(content)
+    spec = _parse_spec(kind, "anthropic", schema, None, label_column)
+    lines = (parse_result_line(d) for d in _lines(content))
+    return _to_frame(spec, lines, reply_from_anthropic, library, {})
