@@ -1,0 +1,237 @@
+"""Anthropic Message Batches over HTTP: one method per endpoint, answers as the API gives them.
+
+A create body can be streamed from a JSONL file of ``{"custom_id", "params"}`` lines, so a
+256 MB batch is never held in memory and can still be re-sent on a retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from .._exceptions import APIStatusError, InputError, JobNotReady, NotFoundError, ProviderError
+from .._http import HTTPClient, build_status_error
+from .._retry import RetryStats
+from ._config import Anthropic
+
+__all__ = ["AnthropicClient", "parse_anthropic_error", "stream_requests_body"]
+
+BATCHES = "/v1/messages/batches"
+_HEAD, _SEP, _TAIL = b'{"requests":[', b",", b"]}"
+_CHUNK = 1 << 20
+
+
+def parse_anthropic_error(status: int, headers: httpx.Headers, body: bytes) -> APIStatusError:
+    """Build the typed error from ``{"type": "error", "error": {"type", "message"}, ...}``.
+
+    A body that is not that envelope gives its first 500 characters as the message. The request
+    id is the ``request-id`` header, else the body's ``request_id``.
+    """
+    decoded: Any = None
+    try:
+        decoded = orjson.loads(body) if body.strip() else None
+    except orjson.JSONDecodeError:
+        decoded = None
+    inner = decoded.get("error") if isinstance(decoded, dict) else None
+    if isinstance(inner, dict):
+        message = str(inner.get("message") or f"HTTP {status}")
+        error_type = inner.get("type")
+    else:
+        text = body.decode("utf-8", "replace").strip()[:500]
+        phrase = httpx.codes.get_reason_phrase(status)
+        message, error_type = text or f"HTTP {status} {phrase}".strip(), None
+    request_id = headers.get("request-id")
+    if request_id is None and isinstance(decoded, dict):
+        request_id = decoded.get("request_id")
+    return build_status_error(
+        status,
+        message,
+        error_type=str(error_type) if error_type else None,
+        request_id=request_id,
+        body=decoded if decoded is not None else body.decode("utf-8", "replace")[:500] or None,
+    )
+
+
+def _request_lines(path: Path) -> Iterator[bytes]:
+    """The non-blank lines of a JSONL file, stripped, checked to be JSON objects (cheaply)."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            if not (line.startswith(b"{") and line.endswith(b"}")):
+                msg = f"line {number} of {path} is not a JSON object: {line[:80]!r}"
+                raise InputError(msg + "\nHint: write one {'custom_id', 'params'} object a line.")
+            yield line
+
+
+def stream_requests_body(path: Path) -> tuple[int, Callable[[], Iterator[bytes]]]:
+    """``{"requests": [line, line, ...]}`` built from a JSONL file, without loading it.
+
+    Returns:
+        The body's exact length (for ``Content-Length``) and a callable that returns a fresh
+        iterator of ~1 MB chunks each time it is called (one per attempt).
+    """
+    size = len(_HEAD) + len(_TAIL)
+    for index, line in enumerate(_request_lines(path)):
+        size += len(line) + (len(_SEP) if index else 0)
+
+    def chunks() -> Iterator[bytes]:
+        buffer = bytearray(_HEAD)
+        for index, line in enumerate(_request_lines(path)):
+            if index:
+                buffer += _SEP
+            buffer += line
+            if len(buffer) >= _CHUNK:
+                yield bytes(buffer)
+                buffer.clear()
+        buffer += _TAIL
+        yield bytes(buffer)
+
+    return size, chunks
+
+
+class AnthropicClient:
+    """The Anthropic Message Batches endpoints.
+
+    Args:
+        config: an :class:`llmbatch.Anthropic` (the key is resolved now).
+        transport: an httpx transport instead of the network (tests, the emulator).
+
+    Example:
+        >>> with llmbatch.Anthropic().client() as client:  # doctest: +SKIP
+        ...     batch = client.create_batch(Path("requests/0000.jsonl"))
+    """
+
+    def __init__(self, config: Anthropic, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        self._http = HTTPClient(
+            base_url=config.base_url,
+            headers=config.headers(),
+            retry=config.retry,
+            timeout=config.timeout,
+            error_parser=parse_anthropic_error,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"AnthropicClient(base_url={self.config.base_url!r})"
+
+    def __enter__(self) -> AnthropicClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> RetryStats:
+        """Requests, retries by reason, recoveries (see :class:`llmbatch._retry.RetryStats`)."""
+        return self._http.stats
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def create_batch(
+        self,
+        requests: Sequence[Mapping[str, Any]] | Path,
+        *,
+        recover: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> dict[str, Any]:
+        """``POST /v1/messages/batches``. Not idempotent: a re-send could bill a second batch.
+
+        Args:
+            requests: ``{"custom_id", "params"}`` dicts, or a JSONL file of them (streamed).
+            recover: after an ambiguous failure (connection lost after sending, read timeout,
+                5xx), finds the batch the lost attempt may have created (e.g. by listing and
+                matching ``custom_id``s); its non-``None`` answer is returned instead of
+                re-sending. Without it such a failure is raised at once.
+        """
+        if isinstance(requests, Path):
+            size, chunks = stream_requests_body(requests)
+            headers = {"content-type": "application/json", "content-length": str(size)}
+            return self._http.request(
+                "POST", BATCHES, content=chunks, headers=headers, idempotent=False, recover=recover
+            )
+        body = {"requests": list(requests)}
+        return self._http.request("POST", BATCHES, json=body, idempotent=False, recover=recover)
+
+    def retrieve_batch(self, batch_id: str) -> dict[str, Any]:
+        """``GET /v1/messages/batches/{id}``."""
+        return self._http.request("GET", f"{BATCHES}/{batch_id}")
+
+    def list_batches(
+        self,
+        *,
+        before_id: str | None = None,
+        after_id: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """``GET /v1/messages/batches``: one page, newest first."""
+        given = {"before_id": before_id, "after_id": after_id, "limit": limit}
+        params = {k: v for k, v in given.items() if v is not None}
+        return self._http.request("GET", BATCHES, params=params)
+
+    def iter_batches(self, limit: int = 100) -> Iterator[dict[str, Any]]:
+        """Every batch, newest first (``after_id=last_id`` while ``has_more``)."""
+        after: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.list_batches(after_id=after, limit=limit)
+            data = page.get("data") or []
+            yield from data
+            after = page.get("last_id") or (data[-1].get("id") if data else None)
+            if not page.get("has_more") or not data or after is None or after in seen:
+                return
+            seen.add(after)
+
+    def cancel_batch(self, batch_id: str) -> dict[str, Any]:
+        """``POST /v1/messages/batches/{id}/cancel`` (asking twice is harmless: retried)."""
+        return self._http.request("POST", f"{BATCHES}/{batch_id}/cancel")
+
+    def delete_batch(self, batch_id: str, *, missing_ok: bool = True) -> dict[str, Any]:
+        """``DELETE /v1/messages/batches/{id}`` (only once it has ended).
+
+        A 404 means already deleted (e.g. a retried delete whose answer was lost); with
+        ``missing_ok`` (default) that returns ``{"id", "type": "message_batch_deleted"}``.
+        """
+        try:
+            return self._http.request("DELETE", f"{BATCHES}/{batch_id}")
+        except NotFoundError:
+            if not missing_ok:
+                raise
+            return {"id": batch_id, "type": "message_batch_deleted"}
+
+    def _results_url(self, batch_id: str) -> str:
+        batch = self.retrieve_batch(batch_id)
+        url = batch.get("results_url")
+        if url:
+            return str(url)
+        status = batch.get("processing_status")
+        if status != "ended":
+            msg = f"batch {batch_id} has no results yet (processing_status {status!r})"
+            raise JobNotReady(msg + "\nHint: wait until it has ended.", status=status)
+        archived = batch.get("archived_at")
+        msg = f"batch {batch_id} has ended but has no results_url (archived_at {archived!r})"
+        raise ProviderError(msg + "\nHint: results are kept for 29 days after creation.")
+
+    def download_results(self, batch_id: str, dest: Path) -> int:
+        """Stream the batch's results JSONL to ``dest`` atomically; returns bytes written.
+
+        The ``results_url`` comes from a retrieve call. Credentials are only sent to it when it
+        has the base URL's scheme, host and port; another host raises :class:`ProviderError`.
+
+        Raises:
+            JobNotReady: the batch has not ended.
+        """
+        url = self._results_url(batch_id)
+        return self._http.download(url, Path(dest), headers={"accept": "application/binary"})
+
+    def results(self, batch_id: str) -> bytes:
+        """The batch's results JSONL in memory (use :meth:`download_results` for big ones)."""
+        url = self._results_url(batch_id)
+        return self._http.request("GET", url, headers={"accept": "application/binary"}, raw=True)
