@@ -61,6 +61,12 @@ class JobRequest:
 
 
 def _spec(req: JobRequest, provider_name: str) -> TaskSpec:
+    if req.kind == "embed" and provider_name != "openai":
+        msg = (
+            "Anthropic has no embeddings API\nHint: use provider='openai' for embed(), "
+            "or llmbatch.OpenAI(base_url=...) for an OpenAI-compatible service."
+        )
+        raise ConfigError(msg)
     model = req.model if req.model is not None else DEFAULT_MODELS.get((provider_name, req.kind))
     if req.kind == "embed":
         endpoint = OPENAI_ENDPOINTS["embeddings"]
@@ -71,6 +77,9 @@ def _spec(req: JobRequest, provider_name: str) -> TaskSpec:
         endpoint = OPENAI_ENDPOINTS[req.api]
     else:
         endpoint = "/v1/messages"
+    if req.structured == "tool" and provider_name != "anthropic":
+        msg = "structured='tool' (forced tool use) is an Anthropic option"
+        raise ConfigError(msg + "\nHint: OpenAI uses response_format json_schema; drop it.")
     if req.structured not in ("output_config", "tool"):
         msg = f"structured must be 'output_config' or 'tool', got {req.structured!r}"
         raise ConfigError(msg + "\nHint: 'tool' uses forced tool use (Anthropic only).")
@@ -132,6 +141,7 @@ def _text_columns(frame: Any, req: JobRequest) -> list[str]:
 
 def create_job(native: Any, req: JobRequest) -> BatchHandle:
     """Check everything, write the job folder, and submit (unless the same job exists)."""
+    native = frames.to_native_frame(native)  # a polars LazyFrame is collected here
     frame = frames.to_frame(native)
     n = len(frame)
     if n == 0:

@@ -7,10 +7,12 @@ download, so a job killed at any point is resumed by `llmbatch.load(path)` witho
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,6 +55,25 @@ def make_backend(
     return AnthropicBackend(config, tag=tag, limits=limits or ANTHROPIC_LIMITS)  # type: ignore[arg-type]
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _remote(method: F) -> F:
+    """Close the HTTP client when the outermost public call returns (no leaked sockets)."""
+
+    @functools.wraps(method)
+    def wrapper(self: BatchHandle, *args: Any, **kwargs: Any) -> Any:
+        self._depth += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._backend.close()
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _finished(shard: dict[str, Any]) -> bool:
     """Downloaded, failed at the provider, or cancelled before it was ever sent."""
     status = shard.get("status")
@@ -81,6 +102,7 @@ class BatchHandle:
         self._manifest = manifest
         self._config = provider or provider_from_manifest(manifest["provider"])
         self._frame = frame
+        self._depth = 0
         self.spec = TaskSpec.from_dict(manifest["task"])
         self._backend = make_backend(self._config, self.spec, manifest["tag"], limits)
 
@@ -142,6 +164,7 @@ class BatchHandle:
     def _claimed(self) -> set[str]:
         return {s["batch_id"] for s in self._manifest["shards"] if s.get("batch_id")}
 
+    @_remote
     def submit(self) -> BatchHandle:
         """Send every shard not yet sent, one after another (resumes a crashed submission)."""
         todo = [s for s in self._manifest["shards"] if s.get("state") in UNSENT]
@@ -188,6 +211,7 @@ class BatchHandle:
         if waiting and not running:
             self._backend.submit(waiting[0], self._folder, self._save, self._claimed())
 
+    @_remote
     def status(self, *, refresh: bool = True) -> JobStatus:
         """The job's normalised status (asks the provider unless `refresh=False`)."""
         if refresh:
@@ -236,6 +260,7 @@ class BatchHandle:
                 raise BatchFailedError(msg, shard=shard["index"], errors=errors)
 
     # -- wait / collect -------------------------------------------------------------------
+    @_remote
     def wait(
         self,
         poll_interval: float = 30.0,
@@ -364,6 +389,7 @@ class BatchHandle:
         return self._frame
 
     # -- cancel / cleanup / save / retry ---------------------------------------------------
+    @_remote
     def cancel(self) -> JobStatus:
         """Cancel running shards and never send unsent ones; partial results stay collectable."""
         for shard in self._manifest["shards"]:
@@ -374,6 +400,7 @@ class BatchHandle:
             self._save()
         return self.status(refresh=False)
 
+    @_remote
     def cleanup(self) -> list[str]:
         """Delete the job's remote objects (OpenAI files; Anthropic ended batches).
 
@@ -397,6 +424,7 @@ class BatchHandle:
             self._folder.move_to(dest)
         return self
 
+    @_remote
     def retry_failed(
         self, kinds: tuple[str, ...] = ("errored", "expired", "canceled", "invalid_output")
     ) -> BatchHandle:
