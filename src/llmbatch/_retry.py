@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timezone
+from typing import Any
 
 __all__ = [
     "RetryPolicy",
@@ -105,6 +106,16 @@ class RetryStats:
         self.retries += 1
         self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
         self.waited += delay
+
+    def merge(self, other: RetryStats | dict[str, Any]) -> None:
+        """Add another client's counters (or their `as_dict()` form) to these."""
+        d = other.as_dict() if isinstance(other, RetryStats) else other
+        self.requests += int(d.get("requests", 0))
+        self.retries += int(d.get("retries", 0))
+        self.recovered += int(d.get("recovered", 0))
+        self.waited += float(d.get("waited", 0.0))
+        for reason, n in dict(d.get("by_reason") or {}).items():
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + int(n)
 
     def as_dict(self) -> dict[str, object]:
         """A plain, JSON-ready copy."""

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from llmbatch import frames
 from llmbatch._exceptions import BatchFailedError, InputError, JobNotReady
+from llmbatch._retry import RetryStats
 from llmbatch.attempts import add_attempt
 from llmbatch.ids import row_of
 from llmbatch.prepare import Limits, unranges
@@ -69,7 +70,7 @@ def _remote(method: F) -> F:
         finally:
             self._depth -= 1
             if self._depth == 0:
-                self._backend.close()
+                self._close_session()
 
     return wrapper  # type: ignore[return-value]
 
@@ -159,6 +160,22 @@ class BatchHandle:
 
     def _save(self) -> None:
         self._folder.save(self._manifest)
+
+    def _close_session(self) -> None:
+        """Close the HTTP client and add its counters to the manifest's `http` totals."""
+        session = self._backend.close()
+        if session and session.get("requests"):
+            totals = RetryStats()
+            totals.merge(self._manifest.get("http") or {})
+            totals.merge(session)
+            self._manifest["http"] = totals.as_dict()
+            if self._folder.exists():
+                self._save()
+
+    @property
+    def http_stats(self) -> dict[str, Any]:
+        """HTTP counters over the job's whole life: requests, retries (by reason), recovered."""
+        return dict(self._manifest.get("http") or RetryStats().as_dict())
 
     # -- submit ---------------------------------------------------------------------------
     def _claimed(self) -> set[str]:

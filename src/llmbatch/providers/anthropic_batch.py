@@ -18,8 +18,7 @@ import orjson
 from llmbatch._exceptions import NotFoundError
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import Anthropic
-from llmbatch.providers.anthropic import AnthropicClient
-from llmbatch.providers.backend import ResultLine, Save, now
+from llmbatch.providers.backend import RemoteBackend, ResultLine, Save, now
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply, reply_from_anthropic
 
@@ -54,23 +53,15 @@ def _normalise(batch: dict[str, Any]) -> str:
     return "completed"
 
 
-class AnthropicBackend:
+class AnthropicBackend(RemoteBackend):
     """Batch mechanics for the Anthropic Message Batches API."""
 
     name = "anthropic"
 
     def __init__(self, config: Anthropic, *, tag: str, limits: Limits) -> None:
-        self.config = config
-        self._client: AnthropicClient | None = None
+        super().__init__(config)
         self.tag = tag
         self.limits = limits
-
-    @property
-    def client(self) -> AnthropicClient:
-        """The HTTP client, made on first remote call (reading results needs no key)."""
-        if self._client is None:
-            self._client = self.config.client()
-        return self._client
 
     def line(self, custom_id: str, body: bytes) -> bytes:
         return b'{"custom_id":"' + custom_id.encode() + b'","params":' + body + b"}"
@@ -150,11 +141,6 @@ class AnthropicBackend:
         with contextlib.suppress(NotFoundError):
             self.client.delete_batch(batch_id)
         return [batch_id]
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
 
 def parse_result_line(line: dict[str, Any]) -> ResultLine:

@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, Protocol
 
+from llmbatch._retry import RetryStats
 from llmbatch.prepare import Limits
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply
 
-__all__ = ["TERMINAL", "Backend", "ResultLine", "ShardState", "Status", "now"]
+__all__ = ["TERMINAL", "Backend", "RemoteBackend", "ResultLine", "ShardState", "Status", "now"]
 
 Status = Literal[
     "pending",
@@ -42,6 +43,34 @@ Save = Callable[[], None]
 
 def now() -> float:
     return time.time()
+
+
+class RemoteBackend:
+    """What both backends share: an HTTP client made on first use, and its counters.
+
+    Reading downloaded results needs no client, so collect() works without an API key.
+    """
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self._client: Any = None
+        self.stats = RetryStats()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self.config.client()
+        return self._client
+
+    def close(self) -> dict[str, object] | None:
+        """Close the client; returns the counters of the session it served (None if unused)."""
+        if self._client is None:
+            return None
+        session = self._client.stats.as_dict()
+        self.stats.merge(session)
+        self._client.close()
+        self._client = None
+        return session
 
 
 class Backend(Protocol):
@@ -76,5 +105,8 @@ class Backend(Protocol):
     def cleanup(self, shard: dict[str, Any]) -> list[str]:
         """Delete the shard's remote objects; returns what was deleted."""
 
-    def close(self) -> None:
-        """Release the HTTP client."""
+    def close(self) -> dict[str, object] | None:
+        """Release the HTTP client; returns its counters."""
+
+    def quota_failure(self, shard: dict[str, Any]) -> bool:
+        """True if the batch failed only because the provider's queue quota was full."""

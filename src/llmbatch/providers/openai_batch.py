@@ -15,11 +15,10 @@ from typing import Any
 
 import orjson
 
-from llmbatch._exceptions import NotFoundError
+from llmbatch._exceptions import APIStatusError, NotFoundError, ProviderError
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import OpenAI
-from llmbatch.providers.backend import ResultLine, Save, now
-from llmbatch.providers.openai import OpenAIClient
+from llmbatch.providers.backend import RemoteBackend, ResultLine, Save, now
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply, reply_from_openai
 
@@ -53,24 +52,16 @@ def shard_marker(tag: str, shard: dict[str, Any]) -> str:
     return f"{tag}-{shard['index']}-{shard.get('generation', 0)}"
 
 
-class OpenAIBackend:
+class OpenAIBackend(RemoteBackend):
     """Batch mechanics for OpenAI and OpenAI-compatible base URLs."""
 
     name = "openai"
 
     def __init__(self, config: OpenAI, *, tag: str, endpoint: str, limits: Limits) -> None:
-        self.config = config
-        self._client: OpenAIClient | None = None
+        super().__init__(config)
         self.tag = tag
         self.endpoint = endpoint
         self.limits = limits
-
-    @property
-    def client(self) -> OpenAIClient:
-        """The HTTP client, made on first remote call (reading results needs no key)."""
-        if self._client is None:
-            self._client = self.config.client()
-        return self._client
 
     def line(self, custom_id: str, body: bytes) -> bytes:
         head = b'{"custom_id":"' + custom_id.encode() + b'","method":"POST","url":"'
@@ -119,12 +110,26 @@ class OpenAIBackend:
         batch = recover() if resuming else None
         if batch is None:
             metadata = {META_KEY: marker, "llmbatch_job": self.tag}
-            batch = self.client.create_batch(
-                shard["file_id"], self.endpoint, metadata=metadata, recover=recover
-            )
+            try:
+                batch = self.client.create_batch(
+                    shard["file_id"], self.endpoint, metadata=metadata, recover=recover
+                )
+            except APIStatusError as exc:
+                if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
+                    raise  # may have been created: keep the file, resume looks it up
+                self._undo_upload(shard, save)
+                raise
         shard["batch_id"] = batch["id"]
         shard["state"] = "submitted"
         self._apply(shard, batch)
+        save()
+
+    def _undo_upload(self, shard: dict[str, Any], save: Save) -> None:
+        """The create was refused: delete the uploaded file so nothing half-made is left."""
+        with contextlib.suppress(ProviderError):
+            self.client.delete_file(shard["file_id"])
+        shard.update(file_id=None, state="written")
+        shard.pop("creating_at", None)
         save()
 
     def _find_batch(self, marker: str, since: float, claimed: set[str]) -> dict[str, Any] | None:
@@ -190,11 +195,6 @@ class OpenAIBackend:
                     self.client.delete_file(file_id)
                 deleted.append(file_id)
         return deleted
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
 
 def _read_lines(path: Path) -> Iterator[ResultLine]:
