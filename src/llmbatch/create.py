@@ -19,7 +19,7 @@ import orjson
 
 from llmbatch import __version__, frames
 from llmbatch import schema as schema_mod
-from llmbatch._exceptions import ConfigError, InputError
+from llmbatch._exceptions import ConfigError, InputError, LLMBatchError
 from llmbatch.ids import check_ids
 from llmbatch.job import BatchHandle, make_backend
 from llmbatch.prepare import Limits, build_texts, check_texts, placeholders, ranges, write_shards
@@ -194,7 +194,7 @@ def _prepare_and_submit(
         if final.exists() and not req.force:
             shutil.rmtree(temp.path)
             existing = BatchHandle.open(final.path, provider=config, frame=native)
-            return existing
+            return _submit(existing) if req.submit else existing
         if final.exists():
             final = JobFolder(home / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{tag[:4]}")
         _write_snapshot(native, frame, req, temp)
@@ -239,9 +239,20 @@ def _prepare_and_submit(
         shutil.rmtree(temp.path, ignore_errors=True)
         raise
     handle = BatchHandle(final, manifest, provider=config, frame=native, limits=req.limits)
-    if req.submit:
-        handle.submit()
-    return handle
+    return _submit(handle) if req.submit else handle
+
+
+def _submit(handle: BatchHandle) -> BatchHandle:
+    """Submit what is unsent; on failure say where the job is and how to resume it."""
+    try:
+        return handle.submit()
+    except LLMBatchError as exc:
+        if hasattr(exc, "add_note"):
+            exc.add_note(
+                f"The job is saved at {str(handle.path)!r}; llmbatch.load(that path).submit() "
+                "(or calling the same verb again) resumes it without paying twice."
+            )
+        raise
 
 
 def _write_snapshot(native: Any, frame: Any, req: JobRequest, folder: JobFolder) -> None:
