@@ -1,0 +1,153 @@
+"""The emulator's knobs: timing, limits, per-request errors, quota and fault rules.
+
+`EmulatorConfig` is frozen; every batch keeps the config it was created under, so changing a
+knob mid-run only affects batches created afterwards and a running batch stays deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS = ("429", "500", "503", "529", "drop", "drop_after", "slow", "slow_after")
+REQUEST_ERROR_TYPES = ("api_error", "overloaded_error", "rate_limit_error", "invalid_request_error")
+
+
+class ConfigError(ValueError):
+    """A knob or fault rule has an invalid value."""
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """One fault-injection rule.
+
+    Args:
+        kind: "429", "500", "503", "529", "drop" (connection closed before the handler runs),
+            "drop_after" (the handler runs, then the connection is closed mid-response) or
+            "slow" (wait `delay` seconds, then run the handler and answer normally) or
+            "slow_after" (run the handler, then wait `delay` seconds before answering).
+        route: "*" or "METHOD /path" with fnmatch wildcards, e.g. "GET /v1/batches/*".
+            A pattern without a method ("/v1/files*") matches every method.
+        calls: 1-based numbers of the matching calls that fail (counted per rule).
+        every: every Nth matching call fails.
+        rate: seeded probability (0..1) that a matching call fails.
+        retry_after: seconds sent in `retry-after` / `retry-after-ms` (429, 503, 529).
+        delay: seconds to wait for "slow" / "slow_after".
+
+    With none of `calls`, `every`, `rate`, every matching call fails.
+    """
+
+    kind: str
+    route: str = "*"
+    calls: tuple[int, ...] | None = None
+    every: int | None = None
+    rate: float | None = None
+    retry_after: float = 1.0
+    delay: float = 1.0
+
+    def __post_init__(self) -> None:
+        kind = str(self.kind)
+        object.__setattr__(self, "kind", kind)
+        if kind not in FAULT_KINDS:
+            raise ConfigError(f"fault kind {kind!r} is not one of {list(FAULT_KINDS)}")
+        if self.calls is not None:
+            object.__setattr__(self, "calls", tuple(int(n) for n in self.calls))
+        chosen = [x for x in (self.calls, self.every, self.rate) if x is not None]
+        if len(chosen) > 1:
+            raise ConfigError("a fault rule takes at most one of calls, every, rate")
+        if self.every is not None and self.every < 1:
+            raise ConfigError(f"fault every={self.every} must be >= 1")
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ConfigError(f"fault rate={self.rate} must be within 0..1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the control plane's shape)."""
+        data = dataclasses.asdict(self)
+        if self.calls is not None:
+            data["calls"] = list(self.calls)
+        return data
+
+    @classmethod
+    def from_value(cls, value: FaultRule | Mapping[str, Any]) -> FaultRule:
+        """Build a rule from a rule or a dict (as sent to the control plane)."""
+        if isinstance(value, FaultRule):
+            return value
+        unknown = set(value) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown fault rule keys: {sorted(unknown)}")
+        if "kind" not in value:
+            raise ConfigError("a fault rule needs a 'kind'")
+        return cls(**value)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Every knob of the emulator; the defaults are instant timing and the real limits.
+
+    Timing (seconds; 0 = instant): `validating_seconds` before an OpenAI batch is validated (and
+    before an Anthropic batch starts), `requests_per_second` (None = all at once),
+    `finalizing_seconds` after the last request, `cancel_seconds` spent cancelling,
+    `completion_window_seconds` before a batch expires (real: 86400).
+    """
+
+    api_key: str | None = None
+    seed: int = 0
+    validating_seconds: float = 0.0
+    finalizing_seconds: float = 0.0
+    requests_per_second: float | None = None
+    cancel_seconds: float = 0.0
+    completion_window_seconds: float = 86400.0
+    request_error_rate: float = 0.0
+    request_error_type: str = "api_error"
+    enqueued_token_limit: int | Mapping[str, int] | None = None
+    openai_max_requests: int = 50_000
+    openai_max_bytes: int = 200 * 1024 * 1024
+    openai_max_embedding_inputs: int = 50_000
+    anthropic_max_requests: int = 100_000
+    anthropic_max_bytes: int = 256 * 1024 * 1024
+    faults: tuple[FaultRule, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        faults = tuple(FaultRule.from_value(f) for f in self.faults)
+        object.__setattr__(self, "faults", faults)
+        if self.request_error_type not in REQUEST_ERROR_TYPES:
+            raise ConfigError(
+                f"request_error_type {self.request_error_type!r} is not one of "
+                f"{list(REQUEST_ERROR_TYPES)}"
+            )
+        if not 0.0 <= self.request_error_rate <= 1.0:
+            raise ConfigError(f"request_error_rate={self.request_error_rate} must be within 0..1")
+        if self.requests_per_second is not None and self.requests_per_second <= 0:
+            raise ConfigError("requests_per_second must be > 0 (or None for instant)")
+        for name in ("validating_seconds", "finalizing_seconds", "cancel_seconds"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0")
+        if self.completion_window_seconds <= 0:
+            raise ConfigError("completion_window_seconds must be > 0")
+
+    def token_limit_for(self, model: str) -> int | None:
+        """The enqueued-token limit for `model` (an int applies to every model)."""
+        limit = self.enqueued_token_limit
+        if limit is None or isinstance(limit, int):
+            return limit
+        return limit.get(model)
+
+    def replace(self, **changes: Any) -> EmulatorConfig:
+        """A copy with `changes` applied; unknown names raise ConfigError."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown emulator config keys: {sorted(unknown)}")
+        try:
+            return dataclasses.replace(self, **changes)
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (GET /_emulator/config)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["faults"] = [rule.to_dict() for rule in self.faults]
+        if isinstance(self.enqueued_token_limit, Mapping):
+            data["enqueued_token_limit"] = dict(self.enqueued_token_limit)
+        return data

@@ -1,0 +1,212 @@
+"""Synthetic ``/v1/embeddings``: deterministic unit vectors, validated like the real endpoint.
+
+Each input's vector comes from ``shake_256(model, text)``, one byte per component: the byte
+picks a sign and one of 128 magnitudes (half-normal quantiles), and the vector is scaled to
+unit length, so components look roughly Gaussian. A smaller ``dimensions`` reads a prefix of
+the same stream and re-normalises it, as text-embedding-3 models do: the same text points the
+same way at every size, in every batch. No numpy: ``bytes.translate`` does the per-component
+work in C, which keeps 50,000 vectors of 1536 floats to a few seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import statistics
+import struct
+import sys
+from array import array
+
+from llmbatch.emulator.fake_openai_checks import (
+    integer_above,
+    integer_below,
+    invalid_value,
+    missing,
+    no_model,
+    openai_error,
+)
+from llmbatch.emulator.fake_text import estimate_tokens
+
+_MODEL_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+_FIXED_DIMENSIONS = frozenset({"text-embedding-ada-002"})
+_UNKNOWN_DEFAULT = 1536
+_UNKNOWN_MAX = 8192
+_MAX_INPUTS = 2048
+_MAX_INPUT_TOKENS = 8192
+_INVALID_INPUT = (
+    "'$.input' is invalid. Please check the API reference: "
+    "https://platform.openai.com/docs/api-reference."
+)
+
+
+def embedding_input_count(body: dict) -> int:
+    """How many embedding inputs a request carries (a list counts item by item).
+
+    Example: ``embedding_input_count({"input": ["a", "b"]})`` is 2; a string or one token
+    list is 1.
+    """
+    value = body.get("input") if isinstance(body, dict) else None
+    if isinstance(value, list) and value and not all(isinstance(v, int) for v in value):
+        return len(value)
+    return 1
+
+
+def default_dimensions(model: str) -> int:
+    """The vector length a model returns when ``dimensions`` is not given."""
+    return _MODEL_DIMENSIONS.get(model, _UNKNOWN_DEFAULT)
+
+
+def embeddings_answer(body: dict) -> tuple[int, dict]:
+    """``(status, body)`` for one ``/v1/embeddings`` request."""
+    problem = _check(body)
+    if problem is not None:
+        return 400, problem
+    model = body["model"]
+    inputs = _inputs(body["input"])
+    size = body.get("dimensions") or default_dimensions(model)
+    as_base64 = body.get("encoding_format") == "base64"
+    data = []
+    for index, item in enumerate(inputs):
+        seed = _seed(model, item)
+        if as_base64:
+            encoded: object = base64.b64encode(vector_bytes(seed, size)).decode("ascii")
+        else:
+            encoded = unit_vector(seed, size)
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    tokens = sum(_input_tokens(item) for item in inputs)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return 200, {"object": "list", "data": data, "model": model, "usage": usage}
+
+
+def unit_vector(seed: bytes, size: int) -> list[float]:
+    """A unit-length vector of ``size`` floats drawn from ``seed`` (prefix-stable in size).
+
+    Example: ``unit_vector(b"seed", 3)`` has length 3 and norm 1 (to float32 precision).
+    """
+    words = array("f")
+    words.frombytes(vector_bytes(seed, size))
+    if sys.byteorder == "big":  # pragma: no cover - the bytes are little-endian
+        words.byteswap()
+    return words.tolist()
+
+
+def vector_bytes(seed: bytes, size: int) -> bytes:
+    """The unit vector as little-endian float32 bytes (what ``encoding_format=base64`` sends)."""
+    raw = hashlib.shake_256(seed).digest(size)
+    # squared length in units of the level table: 16-bit weights summed in two byte halves
+    total = (sum(raw.translate(_WEIGHT_HIGH)) << 8) + sum(raw.translate(_WEIGHT_LOW))
+    scale = 1.0 / math.sqrt(total)
+    table = _PACK.pack(*[level * scale for level in _LEVELS])
+    out = bytearray(4 * size)
+    for offset in range(4):  # byte k of component i is byte k of its level's float32
+        out[offset::4] = raw.translate(table[offset::4])
+    return bytes(out)
+
+
+def _level_table() -> tuple[bytes, bytes, tuple[float, ...]]:
+    """Per byte value: its weight's high and low bytes, and its signed magnitude sqrt(weight)."""
+    normal = statistics.NormalDist()
+    top = normal.inv_cdf(0.5 + 127.5 / 256)
+    weights = [
+        max(1, round((normal.inv_cdf(0.5 + (level + 0.5) / 256) / top) ** 2 * 0xFFFF))
+        for level in range(128)
+    ]
+    weights += weights
+    levels = tuple(math.sqrt(w) * (1.0 if b < 128 else -1.0) for b, w in enumerate(weights))
+    return bytes(w >> 8 for w in weights), bytes(w & 0xFF for w in weights), levels
+
+
+_WEIGHT_HIGH, _WEIGHT_LOW, _LEVELS = _level_table()
+_PACK = struct.Struct("<256f")
+
+
+def _seed(model: str, item: str | list[int]) -> bytes:
+    if isinstance(item, str):
+        key = b"text\0" + item.encode("utf-8", "surrogatepass")
+    else:
+        key = b"tokens\0" + ",".join(map(str, item)).encode()
+    return hashlib.blake2b(key, key=model.encode()[:64], digest_size=32).digest()
+
+
+def _input_tokens(item: str | list[int]) -> int:
+    return estimate_tokens(item) if isinstance(item, str) else max(1, len(item))
+
+
+def _inputs(value: object) -> list:
+    """The request's inputs as a list of strings or token lists (already validated)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return [value]
+    return list(value)  # type: ignore[arg-type]
+
+
+def _check(body: dict) -> dict | None:
+    """The 400 envelope the real endpoint would answer, or None when the request is fine."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return no_model()
+    if "input" not in body:
+        return missing("input")
+    problem = _check_input(body["input"])
+    if problem is not None:
+        return problem
+    fmt = body.get("encoding_format", "float")
+    if fmt not in ("float", "base64", None):
+        return invalid_value(fmt, ("float", "base64"), "encoding_format")
+    return _check_dimensions(model, body.get("dimensions"))
+
+
+def _check_input(value: object) -> dict | None:
+    items = _inputs(value) if isinstance(value, (str, list)) else None
+    if not items or not all(_good_item(item) for item in items):
+        return openai_error(_INVALID_INPUT)
+    if len(items) > _MAX_INPUTS:
+        message = (
+            f"Invalid 'input': array too long. Expected an array with maximum length "
+            f"{_MAX_INPUTS}, but got an array with length {len(items)} instead."
+        )
+        return openai_error(message, "input", "array_above_max_length")
+    longest = max(_input_tokens(item) for item in items)
+    if longest > _MAX_INPUT_TOKENS:
+        message = (
+            f"This model's maximum context length is {_MAX_INPUT_TOKENS} tokens, however you "
+            f"requested {longest} tokens ({longest} in your prompt; 0 for the completion). "
+            "Please reduce your prompt; or completion length."
+        )
+        return openai_error(message)
+    return None
+
+
+def _good_item(item: object) -> bool:
+    if isinstance(item, str):
+        return item != ""
+    return (
+        isinstance(item, list)
+        and bool(item)
+        and all(isinstance(t, int) and not isinstance(t, bool) for t in item)
+    )
+
+
+def _check_dimensions(model: str, dimensions: object) -> dict | None:
+    if dimensions is None:
+        return None
+    if model in _FIXED_DIMENSIONS:
+        return openai_error("This model does not support specifying dimensions.")
+    if not isinstance(dimensions, int) or isinstance(dimensions, bool):
+        return openai_error(
+            f"Invalid type for 'dimensions': expected an integer, but got {dimensions!r} instead.",
+            "dimensions",
+            "invalid_type",
+        )
+    if dimensions < 1:
+        return integer_below("dimensions", 1, dimensions)
+    most = _MODEL_DIMENSIONS.get(model, _UNKNOWN_MAX)
+    if dimensions > most:
+        return integer_above("dimensions", most, dimensions)
+    return None

@@ -1,0 +1,224 @@
+"""One OpenAI batch: its state machine (B.3), its requests and its result lines (B.6).
+
+```
+validating ──(bad file / quota)──► failed
+validating ──(ok)──► in_progress ──► finalizing ──► completed
+in_progress ──(window passed)──► expired      (unexecuted lines: batch_expired)
+validating|in_progress|finalizing ──(cancel)──► cancelling ──► cancelled
+                                                (unexecuted lines: batch_cancelled)
+```
+
+The batch never runs on its own: `OpenAIState.advance()` moves it to the present whenever
+anything is read. A request's answer is computed (by the fake model) once, when the schedule
+says it has run, and is fixed from then on.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from llmbatch.emulator import fake_model, faults, ids
+from llmbatch.emulator.clock import unix
+from llmbatch.emulator.config import EmulatorConfig
+from llmbatch.emulator.timeline import Timeline
+
+TERMINAL = ("failed", "completed", "expired", "cancelled")
+STOP_ERRORS = {
+    "expired": (
+        "batch_expired",
+        "This request could not be executed before the completion window expired.",
+    ),
+    # [UNVERIFIED] message text; the code is documented.
+    "cancelled": ("batch_cancelled", "The batch was cancelled before this request executed."),
+}
+_STAMPS = (
+    "in_progress_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+)
+
+
+@dataclass
+class Usage:
+    """The batch's summed token usage (reported once the batch has ended)."""
+
+    input_tokens: int = 0
+    cached_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def add(self, body: dict[str, Any]) -> None:
+        """Add one successful response body's usage (chat, responses, embeddings...)."""
+        usage = body.get("usage")
+        if not isinstance(usage, dict):
+            return
+        inp = usage.get("prompt_tokens", usage.get("input_tokens")) or 0
+        out = usage.get("completion_tokens", usage.get("output_tokens")) or 0
+        in_details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+        out_details = (
+            usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}
+        )
+        self.input_tokens += inp
+        self.output_tokens += out
+        self.cached_tokens += in_details.get("cached_tokens") or 0
+        self.reasoning_tokens += out_details.get("reasoning_tokens") or 0
+
+    def to_dict(self, shown: bool) -> dict[str, Any]:
+        """The `usage` object; all zeros until `shown`."""
+        u = self if shown else Usage()
+        return {
+            "input_tokens": u.input_tokens,
+            "input_tokens_details": {"cached_tokens": u.cached_tokens},
+            "output_tokens": u.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+            "total_tokens": u.input_tokens + u.output_tokens,
+        }
+
+
+@dataclass
+class OpenAIBatch:
+    """A batch and everything it has produced so far."""
+
+    id: str
+    seq: int
+    endpoint: str
+    input_file_id: str
+    input_path: Path
+    input_bytes: int
+    completion_window: str
+    metadata: dict[str, str] | None
+    output_retention: int | None
+    created_at: float
+    cfg: EmulatorConfig
+    status: str = "validating"
+    model: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    refs: list[tuple[str, int, int]] = field(default_factory=list)
+    tokens: int = 0
+    timeline: Timeline | None = None
+    stamps: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(_STAMPS))
+    ok_lines: list[bytes] = field(default_factory=list)
+    error_lines: list[bytes] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+
+    @property
+    def validates_at(self) -> float:
+        """When validation runs."""
+        return self.created_at + self.cfg.validating_seconds
+
+    @property
+    def expires_at(self) -> float:
+        """When the completion window ends."""
+        return self.created_at + self.cfg.completion_window_seconds
+
+    def end_time(self) -> float | None:
+        """When the batch ends (None while validating and not cancelled)."""
+        if self.stamps["failed_at"] is not None:
+            return self.stamps["failed_at"]
+        if self.timeline is None:
+            cancel = self.stamps["cancelling_at"]
+            return None if cancel is None else cancel + self.cfg.cancel_seconds
+        return self.timeline.outcome()[1]
+
+    def holds_queue_at(self, t: float) -> bool:
+        """True if this batch's tokens count as enqueued at time `t` (validated, not ended)."""
+        end = self.end_time()
+        return self.timeline is not None and self.timeline.start <= t and (end is None or t < end)
+
+    def run_requests(self, upto: int) -> None:
+        """Execute requests up to index `upto` (exclusive) that have not run yet."""
+        done = len(self.ok_lines) + len(self.error_lines)
+        timeline = self.timeline
+        if upto <= done or timeline is None:
+            return
+        with self.input_path.open("rb") as handle:
+            for index in range(done, upto):
+                custom_id, offset, length = self.refs[index]
+                handle.seek(offset)
+                body = orjson.loads(handle.read(length))["body"]
+                self._run_one(custom_id, body, math.floor(timeline.done_at(index)))
+
+    def _run_one(self, custom_id: str, body: dict[str, Any], created: int) -> None:
+        cfg = self.cfg
+        if faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate):
+            status, answer = faults.openai_line_error(cfg.request_error_type)
+        else:
+            # salt: distinct response ids per line; created: when the request "ran".
+            status, answer = fake_model.openai_answer(
+                self.endpoint, body, created=created, salt=custom_id
+            )
+        response = {"status_code": status, "request_id": ids.request_id_hex(), "body": answer}
+        line = {"id": ids.batch_request_id(), "custom_id": custom_id, "response": response}
+        line["error"] = None
+        if 200 <= status < 300:
+            self.usage.add(answer)
+            self.ok_lines.append(orjson.dumps(line))
+        else:
+            self.error_lines.append(orjson.dumps(line))
+
+    def stop_remaining(self, reason: str) -> None:
+        """Write `batch_expired` / `batch_cancelled` lines for requests that never ran."""
+        code, message = STOP_ERRORS[reason]
+        done = len(self.ok_lines) + len(self.error_lines)
+        for custom_id, _, _ in self.refs[done:]:
+            line = {
+                "id": ids.batch_request_id(),
+                "custom_id": custom_id,
+                "response": None,
+                "error": {"code": code, "message": message},
+            }
+            self.error_lines.append(orjson.dumps(line))
+
+    def shuffled(self, lines: list[bytes], salt: str) -> bytes:
+        """The JSONL file body, lines in a seeded random order (clients must join on custom_id)."""
+        order = list(lines)
+        random.Random(f"{self.cfg.seed}:{self.seq}:{salt}").shuffle(order)
+        return b"".join(line + b"\n" for line in order)
+
+    def request_counts(self) -> dict[str, int]:
+        """`{total, completed, failed}`: zeros while validating or failed."""
+        if self.timeline is None:
+            return {"total": 0, "completed": 0, "failed": 0}
+        completed, failed = len(self.ok_lines), len(self.error_lines)
+        return {"total": len(self.refs), "completed": completed, "failed": failed}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The Batch object, every key present (null when unset)."""
+        errors = None if self.errors is None else {"object": "list", "data": self.errors}
+        stamps = {name: unix(value) for name, value in self.stamps.items()}
+        return {
+            "id": self.id,
+            "object": "batch",
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "errors": errors,
+            "input_file_id": self.input_file_id,
+            "completion_window": self.completion_window,
+            "status": self.status,
+            "output_file_id": self.output_file_id,
+            "error_file_id": self.error_file_id,
+            "created_at": unix(self.created_at),
+            "in_progress_at": stamps["in_progress_at"],
+            "expires_at": unix(self.expires_at),
+            "finalizing_at": stamps["finalizing_at"],
+            "completed_at": stamps["completed_at"],
+            "failed_at": stamps["failed_at"],
+            "expired_at": stamps["expired_at"],
+            "cancelling_at": stamps["cancelling_at"],
+            "cancelled_at": stamps["cancelled_at"],
+            "request_counts": self.request_counts(),
+            "usage": self.usage.to_dict(self.status in TERMINAL),
+            "metadata": self.metadata,
+        }
