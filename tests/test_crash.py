@@ -1,0 +1,121 @@
+"""Crash-safe, exactly-once submission: SIGKILL the client at every step, resume in a new process.
+
+The client runs in a subprocess; the emulator holds one call open (a `slow` fault before its
+handler runs, or `slow_after` once it has run) and the test kills the client while it waits.
+A second process reopens the job with `llmbatch.load` and finishes it. Each shard must end with
+exactly one remote batch and one input file, and every row must come back exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+N_ROWS = 10
+SHARD = 4  # → 3 shards
+
+SUBMIT = """
+import sys
+import pandas as pd
+import llmbatch
+
+provider, folder = sys.argv[1], sys.argv[2]
+df = pd.DataFrame({"doc_id": [f"id {i}" for i in range(%(n)d)],
+                   "body": [f"text number {i}" for i in range(%(n)d)]})
+job = df.llmbatch.complete(text="body", id="doc_id", provider=provider, name="crash",
+                           folder=folder, limits=llmbatch.Limits(%(shard)d, 10**9))
+job.wait(poll_interval=0.02, progress=False)
+print("finished without being killed")
+""" % {"n": N_ROWS, "shard": SHARD}
+
+RESUME = """
+import sys
+import llmbatch
+
+job = llmbatch.load(sys.argv[1])
+df = job.wait(poll_interval=0.02, progress=False)
+print(len(df), int(df[".error"].sum()), df["doc_id"].tolist() == [f"id {i}" for i in range(%(n)d)],
+      all(f"text number {i}" in c for i, c in enumerate(df["content"])))
+""" % {"n": N_ROWS}
+
+# (name, provider, fault kind, route, which call, when to kill: a predicate on the emulator)
+POINTS: list[tuple[str, str, str, str, int, Any]] = [
+    ("after-writing-shards", "openai", "slow", "POST /v1/files", 1, None),
+    ("during-upload", "openai", "slow_after", "POST /v1/files", 2, None),
+    ("after-upload-before-create", "openai", "slow", "POST /v1/batches", 2, None),
+    ("after-create-before-manifest", "openai", "slow_after", "POST /v1/batches", 2, None),
+    ("during-download", "openai", "slow", "GET /v1/files/*/content", 1, None),
+    ("after-writing-shards", "anthropic", "slow", "POST /v1/messages/batches", 1, None),
+    ("after-create-before-manifest", "anthropic", "slow_after", "POST /v1/messages/batches", 2, None),
+    ("during-download", "anthropic", "slow", "GET /v1/messages/batches/*/results", 1, None),
+]
+
+
+def _env(emu: Any) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        OPENAI_API_KEY="sk-test-key",
+        OPENAI_BASE_URL=emu.openai_base_url,
+        ANTHROPIC_API_KEY="sk-ant-test-key",
+        ANTHROPIC_BASE_URL=emu.anthropic_base_url,
+        LLMBATCH_RETRY_ZERO_WAIT="1",
+    )
+    return env
+
+
+def _wait_for_call(emu: Any, route: str, n: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while emu.call_count(route) < n:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"client ended before the kill point: {out}\n{err}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"call {n} to {route} never came")
+        time.sleep(0.005)
+    time.sleep(0.05)  # the handler (for slow_after) has run; the client is waiting
+
+
+@pytest.mark.parametrize(
+    ("point", "provider", "kind", "route", "call", "_"), POINTS, ids=[f"{p[1]}-{p[0]}" for p in POINTS]
+)
+def test_kill_and_resume(
+    emu: Any, tmp_path: Path, point: str, provider: str, kind: str, route: str, call: int, _: Any
+) -> None:
+    emu.add_fault(kind=kind, route=route, calls=(call,), delay=60.0)
+    env = _env(emu)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SUBMIT, provider, str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_call(emu, route, call, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    emu.clear_faults()
+    done = subprocess.run(
+        [sys.executable, "-c", RESUME, str(tmp_path / "crash")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(N_ROWS), "0", "True", "True"]
+    state = emu.state()[provider]
+    n_shards = -(-N_ROWS // SHARD)
+    assert len(state["batches"]) == n_shards, state["batches"]
+    if provider == "openai":
+        inputs = [f for f in state["files"] if f["purpose"] == "batch"]
+        assert len(inputs) == n_shards, inputs
