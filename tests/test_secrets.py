@@ -27,7 +27,7 @@ def test_sentinel_key_never_leaks(
     emu.configure(api_key=SENTINEL, request_error_rate=0.3)
     monkeypatch.setenv(f"{provider.upper()}_API_KEY", SENTINEL)
     route = "POST /v1/batches" if provider == "openai" else "POST /v1/messages/batches"
-    emu.add_fault(kind="429", route="*", calls=(1,))
+    emu.add_fault(kind="429", route="GET *", calls=(1,))
     emu.add_fault(kind="drop_after", route=route, calls=(1,))
     df = pd.DataFrame({"body": [f"t{i}" for i in range(8)]})
     job = df.llmbatch.complete(text="body", provider=provider)
