@@ -26,14 +26,14 @@ import sys
 import pandas as pd
 import llmbatch
 
-provider, folder = sys.argv[1], sys.argv[2]
-df = pd.DataFrame({"doc_id": [f"id {i}" for i in range(%(n)d)],
-                   "body": [f"text number {i}" for i in range(%(n)d)]})
+provider, folder, n, shard = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+df = pd.DataFrame({"doc_id": [f"id {i}" for i in range(n)],
+                   "body": [f"text number {i}" for i in range(n)]})
 job = df.llmbatch.complete(text="body", id="doc_id", provider=provider, name="crash",
-                           folder=folder, limits=llmbatch.Limits(%(shard)d, 10**9))
+                           folder=folder, limits=llmbatch.Limits(shard, 10**9))
 job.wait(poll_interval=0.02, progress=False)
 print("finished without being killed")
-""" % {"n": N_ROWS, "shard": SHARD}
+"""
 
 RESUME = """
 import sys
@@ -41,9 +41,10 @@ import llmbatch
 
 job = llmbatch.load(sys.argv[1])
 df = job.wait(poll_interval=0.02, progress=False)
-print(len(df), int(df[".error"].sum()), df["doc_id"].tolist() == [f"id {i}" for i in range(%(n)d)],
+n = int(sys.argv[2])
+print(len(df), int(df[".error"].sum()), df["doc_id"].tolist() == [f"id {i}" for i in range(n)],
       all(f"text number {i}" in c for i, c in enumerate(df["content"])))
-""" % {"n": N_ROWS}
+"""
 
 # (name, provider, fault kind, route, which call, when to kill: a predicate on the emulator)
 POINTS: list[tuple[str, str, str, str, int, Any]] = [
@@ -53,7 +54,14 @@ POINTS: list[tuple[str, str, str, str, int, Any]] = [
     ("after-create-before-manifest", "openai", "slow_after", "POST /v1/batches", 2, None),
     ("during-download", "openai", "slow", "GET /v1/files/*/content", 1, None),
     ("after-writing-shards", "anthropic", "slow", "POST /v1/messages/batches", 1, None),
-    ("after-create-before-manifest", "anthropic", "slow_after", "POST /v1/messages/batches", 2, None),
+    (
+        "after-create-before-manifest",
+        "anthropic",
+        "slow_after",
+        "POST /v1/messages/batches",
+        2,
+        None,
+    ),
     ("during-download", "anthropic", "slow", "GET /v1/messages/batches/*/results", 1, None),
 ]
 
@@ -84,7 +92,9 @@ def _wait_for_call(emu: Any, route: str, n: int, proc: subprocess.Popen[str]) ->
 
 
 @pytest.mark.parametrize(
-    ("point", "provider", "kind", "route", "call", "_"), POINTS, ids=[f"{p[1]}-{p[0]}" for p in POINTS]
+    ("point", "provider", "kind", "route", "call", "_"),
+    POINTS,
+    ids=[f"{p[1]}-{p[0]}" for p in POINTS],
 )
 def test_kill_and_resume(
     emu: Any, tmp_path: Path, point: str, provider: str, kind: str, route: str, call: int, _: Any
@@ -92,7 +102,7 @@ def test_kill_and_resume(
     emu.add_fault(kind=kind, route=route, calls=(call,), delay=60.0)
     env = _env(emu)
     proc = subprocess.Popen(
-        [sys.executable, "-c", SUBMIT, provider, str(tmp_path)],
+        [sys.executable, "-c", SUBMIT, provider, str(tmp_path), str(N_ROWS), str(SHARD)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -105,7 +115,7 @@ def test_kill_and_resume(
         proc.communicate()
     emu.clear_faults()
     done = subprocess.run(
-        [sys.executable, "-c", RESUME, str(tmp_path / "crash")],
+        [sys.executable, "-c", RESUME, str(tmp_path / "crash"), str(N_ROWS)],
         env=env,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""The persisted job: shards at the limits, result order, reopening in a new process, schema forms."""
+"""The persisted job: shard limits, result order, reopening in a new process, schema forms."""
 
 from __future__ import annotations
 

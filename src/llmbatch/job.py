@@ -104,6 +104,7 @@ class BatchHandle:
         self._config = provider or provider_from_manifest(manifest["provider"])
         self._frame = frame
         self._depth = 0
+        self._http_before = dict(manifest.get("http") or {})
         self.spec = TaskSpec.from_dict(manifest["task"])
         self._backend = make_backend(self._config, self.spec, manifest["tag"], limits)
 
@@ -159,18 +160,20 @@ class BatchHandle:
         return self.status(refresh=False)._repr_html_()
 
     def _save(self) -> None:
+        """Write the manifest, with the HTTP counters so far (a killed process keeps them)."""
+        live = self._backend.live_stats()
+        if live.requests:
+            totals = RetryStats()
+            totals.merge(self._http_before)
+            totals.merge(live)
+            self._manifest["http"] = totals.as_dict()
         self._folder.save(self._manifest)
 
     def _close_session(self) -> None:
-        """Close the HTTP client and add its counters to the manifest's `http` totals."""
-        session = self._backend.close()
-        if session and session.get("requests"):
-            totals = RetryStats()
-            totals.merge(self._manifest.get("http") or {})
-            totals.merge(session)
-            self._manifest["http"] = totals.as_dict()
-            if self._folder.exists():
-                self._save()
+        """Close the HTTP client, recording its counters in the manifest."""
+        if self._backend.live_stats().requests and self._folder.exists():
+            self._save()
+        self._backend.close()
 
     @property
     def http_stats(self) -> dict[str, Any]:

@@ -62,6 +62,14 @@ class RemoteBackend:
             self._client = self.config.client()
         return self._client
 
+    def live_stats(self) -> RetryStats:
+        """Counters of every client this backend made, the open one included."""
+        total = RetryStats()
+        total.merge(self.stats)
+        if self._client is not None:
+            total.merge(self._client.stats)
+        return total
+
     def close(self) -> dict[str, object] | None:
         """Close the client; returns the counters of the session it served (None if unused)."""
         if self._client is None:
@@ -107,6 +115,9 @@ class Backend(Protocol):
 
     def close(self) -> dict[str, object] | None:
         """Release the HTTP client; returns its counters."""
+
+    def live_stats(self) -> RetryStats:
+        """HTTP counters so far (all clients this backend made)."""
 
     def quota_failure(self, shard: dict[str, Any]) -> bool:
         """True if the batch failed only because the provider's queue quota was full."""
