@@ -128,14 +128,22 @@ class LLMBatchAccessor:
         ))  # fmt: skip
 
 
+def _import(name: str) -> Any:
+    """The module if it is installed and importable, else None (never a hard dependency)."""
+    try:
+        if importlib.util.find_spec(name) is None:
+            return None
+        return importlib.import_module(name)
+    except (ImportError, ValueError):
+        return None
+
+
 def register() -> None:
     """Register `.llmbatch` on every installed frame library (never imports a missing one)."""
-    if importlib.util.find_spec("pandas") is not None:
-        import pandas as pd
-
+    pd = _import("pandas")
+    if pd is not None:
         pd.api.extensions.register_dataframe_accessor("llmbatch")(LLMBatchAccessor)
-    if importlib.util.find_spec("polars") is not None:
-        import polars as pl
-
+    pl = _import("polars")
+    if pl is not None:
         pl.api.register_dataframe_namespace("llmbatch")(LLMBatchAccessor)
         pl.api.register_lazyframe_namespace("llmbatch")(LLMBatchAccessor)
