@@ -129,3 +129,49 @@ def test_kill_and_resume(
     if provider == "openai":
         inputs = [f for f in state["files"] if f["purpose"] == "batch"]
         assert len(inputs) == n_shards, inputs
+
+
+CANCEL = """
+import sys
+import llmbatch
+
+print(llmbatch.load(sys.argv[1]).cancel())
+"""
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_cancel_after_a_crash_between_create_and_manifest(
+    emu: Any, tmp_path: Path, provider: str
+) -> None:
+    """A shard whose create ran but was never recorded is found and cancelled, not orphaned."""
+    route = "POST /v1/batches" if provider == "openai" else "POST /v1/messages/batches"
+    emu.configure(validating_seconds=60)
+    emu.add_fault(kind="slow_after", route=route, calls=(2,), delay=60.0)
+    env = _env(emu)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SUBMIT, provider, str(tmp_path), str(N_ROWS), str(SHARD)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_call(emu, route, 2, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    emu.clear_faults()
+    done = subprocess.run(
+        [sys.executable, "-c", CANCEL, str(tmp_path / "crash")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    batches = emu.state()[provider]["batches"]
+    assert len(batches) == 2
+    assert all(b["status"] in ("cancelling", "cancelled", "canceling", "ended") for b in batches)
+    if provider == "openai":
+        inputs = [f for f in emu.state()["openai"]["files"] if f["purpose"] == "batch"]
+        assert len(inputs) == 2  # the third shard never uploaded; nothing orphaned

@@ -104,6 +104,7 @@ class BatchHandle:
         self._config = provider or provider_from_manifest(manifest["provider"])
         self._frame = frame
         self._depth = 0
+        self._resubmit_quota = True
         self._http_before = dict(manifest.get("http") or {})
         self.spec = TaskSpec.from_dict(manifest["task"])
         self._backend = make_backend(self._config, self.spec, manifest["tag"], limits)
@@ -199,8 +200,10 @@ class BatchHandle:
 
     # -- status ---------------------------------------------------------------------------
     def _poll(self, *, resubmit: bool) -> None:
-        """Refresh running shards, download ended ones, and resubmit quota failures."""
-        self.submit()
+        """Refresh running shards and download ended ones; with `resubmit`, also send what is
+        unsent (a crashed submission) and one shard waiting for quota. status() never sends."""
+        if resubmit:
+            self.submit()
         for shard in self._manifest["shards"]:
             if shard.get("state") != "submitted":
                 continue
@@ -209,7 +212,7 @@ class BatchHandle:
             if shard.get("status") in TERMINAL:
                 self._on_ended(shard)
             self._save()
-        if resubmit:
+        if resubmit and self._resubmit_quota:
             self._resubmit_one()
 
     def _on_ended(self, shard: dict[str, Any]) -> None:
@@ -293,11 +296,12 @@ class BatchHandle:
 
         Ctrl-C stops waiting and leaves the job intact: `llmbatch.load(path).wait()` goes on.
         """
+        self._resubmit_quota = resubmit_on_quota
         start = time.monotonic()
         bar = tqdm(total=self.n_rows, desc=self.name, unit="req", disable=not progress)
         try:
             while True:
-                self._poll(resubmit=resubmit_on_quota)
+                self._poll(resubmit=True)
                 st = self.status(refresh=False)
                 bar.total = max(st.total, bar.total or 0)
                 bar.n = st.completed + st.failed
@@ -411,11 +415,17 @@ class BatchHandle:
     # -- cancel / cleanup / save / retry ---------------------------------------------------
     @_remote
     def cancel(self) -> JobStatus:
-        """Cancel running shards and never send unsent ones; partial results stay collectable."""
+        """Cancel running shards and never send unsent ones; partial results stay collectable.
+
+        A shard caught between upload and create (a crashed submission) is looked up first:
+        a batch that was created after all is cancelled, an uploaded file is deleted.
+        """
         for shard in self._manifest["shards"]:
-            if shard.get("state") in UNSENT and not shard.get("batch_id"):
+            unsent = shard.get("state") in UNSENT
+            if unsent and not self._backend.adopt(shard, self._claimed()):
+                self._backend.discard(shard)
                 shard.update(state="written", status="cancelled")
-            elif shard.get("state") == "submitted" and shard.get("status") not in TERMINAL:
+            if shard.get("state") == "submitted" and shard.get("status") not in TERMINAL:
                 self._backend.cancel(shard)
             self._save()
         return self.status(refresh=False)

@@ -87,6 +87,18 @@ class AnthropicBackend(RemoteBackend):
         self._apply(shard, batch)
         save()
 
+    def adopt(self, shard: dict[str, Any], claimed: set[str]) -> bool:
+        if shard.get("state") != "creating":
+            return False
+        batch = self._find_batch(shard, claimed)
+        if batch is not None:
+            shard.update(batch_id=batch["id"], state="submitted")
+            self._apply(shard, batch)
+        return batch is not None
+
+    def discard(self, shard: dict[str, Any]) -> None:
+        return None  # nothing is uploaded before the create
+
     def _find_batch(self, shard: dict[str, Any], claimed: set[str]) -> dict[str, Any] | None:
         since = shard["creating_at"] - _SLACK
         for batch in self.client.iter_batches(limit=100):

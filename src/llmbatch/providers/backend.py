@@ -110,6 +110,12 @@ class Backend(Protocol):
     def cancel(self, shard: dict[str, Any]) -> None:
         """Ask the provider to stop a running batch."""
 
+    def adopt(self, shard: dict[str, Any], claimed: set[str]) -> bool:
+        """If an unsent shard's batch exists after all (lost create), record it; True if so."""
+
+    def discard(self, shard: dict[str, Any]) -> None:
+        """Delete what an unsent shard left remotely (an uploaded input file)."""
+
     def cleanup(self, shard: dict[str, Any]) -> list[str]:
         """Delete the shard's remote objects; returns what was deleted."""
 

@@ -91,7 +91,8 @@ class OpenAIBackend(RemoteBackend):
     def _adopt_upload(self, name: str, size: int) -> dict[str, Any] | None:
         """Reuse one upload of this shard left by a crash; delete any other copies."""
         copies = [f for f in self.client.iter_files(purpose="batch") if f.get("filename") == name]
-        keep = next((f for f in copies if f.get("status") != "error"), None)
+        whole = [f for f in copies if f.get("status") != "error" and f.get("bytes") in (None, size)]
+        keep = whole[0] if whole else None
         for f in copies:
             if f is not keep:
                 self.client.delete_file(f["id"])
@@ -131,6 +132,24 @@ class OpenAIBackend(RemoteBackend):
         shard.update(file_id=None, state="written")
         shard.pop("creating_at", None)
         save()
+
+    def adopt(self, shard: dict[str, Any], claimed: set[str]) -> bool:
+        if shard.get("state") != "creating":
+            return False
+        batch = self._find_batch(shard_marker(self.tag, shard), shard["creating_at"], claimed)
+        if batch is not None:
+            shard.update(batch_id=batch["id"], state="submitted")
+            self._apply(shard, batch)
+        return batch is not None
+
+    def discard(self, shard: dict[str, Any]) -> None:
+        if shard.get("state") == "uploading":
+            found = self._adopt_upload(shard_filename(self.tag, shard["index"]), shard["bytes"])
+            shard["file_id"] = found["id"] if found else None
+        if shard.get("file_id"):
+            with contextlib.suppress(ProviderError):
+                self.client.delete_file(shard["file_id"])
+            shard["file_id"] = None
 
     def _find_batch(self, marker: str, since: float, claimed: set[str]) -> dict[str, Any] | None:
         for batch in self.client.iter_batches(limit=100):
