@@ -7,12 +7,14 @@ hides an earlier success.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from llmbatch import schema as schema_mod
 from llmbatch.tasks import Reply, TaskSpec
@@ -26,7 +28,7 @@ USAGE_COLUMNS = (".stop_reason", ".input_tokens", ".output_tokens")
 CACHE_COLUMNS = (".cache_read_tokens", ".cache_write_tokens")
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What became of one row: a reply, or an error kind with the provider's message."""
 
@@ -99,17 +101,34 @@ def _answer_values(spec: TaskSpec, reply: Reply, state: dict[str, Any]) -> tuple
     return obj, None
 
 
+def _vector_column(values: list[Any]) -> pa.Array:
+    """The `embedding` column; packed vectors (`array('d')`) are copied as bytes, not one by one."""
+    present = [v for v in values if v is not None]
+    total = sum(len(v) for v in present)
+    packed = all(isinstance(v, array) and v.typecode == "d" for v in present)
+    if not packed or total >= 2**31:  # list<double> has int32 offsets
+        return pa.array(values, type=pa.list_(pa.float64()))
+    offsets: list[int | None] = []
+    end = 0
+    for v in values:
+        offsets.append(None if v is None else end)  # a null offset makes a null list
+        end += 0 if v is None else len(v)
+    offsets.append(end)
+    flat = pa.Array.from_buffers(pa.float64(), end, [None, pa.py_buffer(b"".join(present))])
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), flat)
+
+
 def _task_columns(
     spec: TaskSpec, values: list[Any], options: dict[str, Any]
 ) -> dict[str, pa.Array]:
     if spec.kind == "complete":
         return {options.get("content_column") or "content": pa.array(values, type=pa.string())}
     if spec.kind == "embed":
-        width = next((len(v) for v in values if v is not None), spec.dimensions or 0)
+        vectors = _vector_column(values)
         if options.get("wide"):
-            cols = [[None if v is None else v[j] for v in values] for j in range(width)]
-            return {f"V{j + 1}": pa.array(c, type=pa.float64()) for j, c in enumerate(cols)}
-        return {"embedding": pa.array(values, type=pa.list_(pa.float64()))}
+            width = next((len(v) for v in values if v is not None), spec.dimensions or 0)
+            return {f"V{j + 1}": pc.list_element(vectors, j) for j in range(width)}
+        return {"embedding": vectors}
     assert spec.schema is not None
     cols = schema_mod.columns(spec.schema)
     flat = [schema_mod.flatten_row(v, cols) if v is not None else {} for v in values]
@@ -168,3 +187,12 @@ def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) ->
         if any(v is not None for v in usage[name]):
             columns[name] = _int_or_none(usage[name])
     return pa.table(columns)
+
+
+def read_reply(reply: Callable[[dict[str, Any]], Reply], payload: dict[str, Any]) -> Outcome:
+    """One successful payload as an Outcome; a body we cannot read is that row's error."""
+    try:
+        return Outcome(reply=reply(payload))
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        message = f"unreadable answer ({type(exc).__name__}: {exc})"
+        return Outcome(kind="invalid_output", message=message)

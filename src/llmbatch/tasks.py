@@ -7,6 +7,8 @@ built from a template serialised once: the row's text is spliced into the pre-se
 
 from __future__ import annotations
 
+import struct
+from array import array
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -168,12 +170,12 @@ def render(template: str, columns: dict[str, list[Any]], n: int) -> list[str]:
     return [template.format_map(dict(zip(names, values, strict=True))) for values in rows]
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     """What one successful provider answer says, whatever the provider."""
 
     text: str | None = None
-    data: Any = None  # tool input (already parsed) or embedding vectors
+    data: Any = None  # tool input (already parsed) or embedding vectors (see _vector)
     refusal: str | None = None
     stop_reason: str | None = None
     input_tokens: int | None = None
@@ -187,7 +189,8 @@ def reply_from_openai(endpoint: str, body: dict[str, Any]) -> Reply:
     """Read a chat completion, a Responses response or an embeddings list."""
     usage = body.get("usage") or {}
     if endpoint == OPENAI_ENDPOINTS["embeddings"]:
-        vectors = [d.get("embedding") for d in sorted(body["data"], key=lambda d: d["index"])]
+        items = sorted(body["data"], key=lambda d: d["index"])
+        vectors = [_vector(d.get("embedding")) for d in items]
         return Reply(data=vectors, input_tokens=usage.get("prompt_tokens"), output_tokens=0)
     if endpoint == OPENAI_ENDPOINTS["responses"]:
         return _reply_from_responses(body, usage)
@@ -204,6 +207,21 @@ def reply_from_openai(endpoint: str, body: dict[str, Any]) -> Reply:
         cache_read_tokens=cached,
         truncated=choice.get("finish_reason") == "length",
     )
+
+
+def _vector(value: Any) -> Any:
+    """An embedding as packed doubles, `array('d')`; anything else (base64, nulls) as it came.
+
+    A list of Python floats takes four times the memory, and every garbage collection walks
+    it: at 200,000 vectors of 256 that made collect() 2.5 GB heavier. `struct.pack` converts
+    floats several times faster than `array('d', list)` does.
+    """
+    if type(value) is list:
+        try:
+            return array("d", struct.pack(f"{len(value)}d", *value))
+        except (struct.error, TypeError, OverflowError):
+            pass
+    return value
 
 
 def _reply_from_responses(body: dict[str, Any], usage: dict[str, Any]) -> Reply:
