@@ -219,3 +219,15 @@ def test_anthropic_cache_tokens_reported(emu: Any) -> None:
     assert ".cache_read_tokens" in out.columns and ".cache_write_tokens" in out.columns
     cached = out[".cache_read_tokens"].fillna(0) + out[".cache_write_tokens"].fillna(0)
     assert (cached > 0).all()
+
+
+def test_an_unreadable_answer_is_that_rows_error(emu: Any) -> None:
+    job = pd.DataFrame({"body": ["a", "b", "c"]}).llmbatch.complete(text="body")
+    job.wait(poll_interval=0, progress=False)
+    result = job.path / "results" / "0000.jsonl"
+    lines = [json.loads(x) for x in result.read_text().splitlines()]
+    lines[0]["response"]["body"]["choices"] = []
+    result.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = llmbatch.load(job.path).collect()
+    assert out[".error"].sum() == 1
+    assert out[".error_msg"].dropna().str.startswith("unreadable answer").all()

@@ -10,11 +10,55 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llmbatch._exceptions import LLMBatchError
+import orjson
+
+from llmbatch._exceptions import InputError, LLMBatchError
 from llmbatch.catalog import jobs, load
 from llmbatch.results import ERROR_KINDS
+from llmbatch.store import default_home
 
 __all__ = ["main"]
+
+
+_FORMATS = (".parquet", ".csv")
+
+
+def _check_output(output: str | None) -> None:
+    """Refuse a bad -o before waiting for hours, not after."""
+    if output is None:
+        return
+    path = Path(output)
+    if path.suffix.lower() not in _FORMATS:
+        msg = f"cannot write {output!r}: the output must end in .parquet or .csv"
+        raise InputError(msg + "\nHint: e.g. -o answers.parquet.")
+    if not path.parent.is_dir():
+        msg = f"cannot write {output!r}: folder {str(path.parent)!r} does not exist"
+        raise InputError(msg + "\nHint: create it first.")
+
+
+def _json_text(value: Any, nested: tuple[type, ...] = (list, tuple, dict)) -> Any:
+    if isinstance(value, nested):
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return value
+
+
+def _csv_ready(frame: Any) -> Any:
+    """CSV holds no nested values: lists (embeddings, arrays) become JSON text, not reprs."""
+    if hasattr(frame, "write_parquet"):  # polars
+        import polars as pl
+
+        nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+        return frame.with_columns(
+            pl.Series(name, [_json_text(v) for v in frame[name].to_list()], dtype=pl.String)
+            for name in nested
+        )
+    import numpy as np
+
+    out = frame.copy(deep=False)
+    for name in out.columns:
+        if out[name].dtype == object:
+            out[name] = out[name].map(lambda v: _json_text(v, (list, tuple, dict, np.ndarray)))
+    return out
 
 
 def _write(frame: Any, output: str | None) -> None:
@@ -22,10 +66,14 @@ def _write(frame: Any, output: str | None) -> None:
         print(frame)
         return
     path = Path(output)
+    csv = path.suffix.lower() == ".csv"
     if hasattr(frame, "write_parquet"):
-        frame.write_parquet(path) if path.suffix == ".parquet" else frame.write_csv(path)
+        _csv_ready(frame).write_csv(path) if csv else frame.write_parquet(path)
     else:
-        frame.to_parquet(path) if path.suffix == ".parquet" else frame.to_csv(path)
+        import pandas as pd
+
+        default_index = frame.index.name is None and frame.index.equals(pd.RangeIndex(len(frame)))
+        _csv_ready(frame).to_csv(path, index=not default_index) if csv else frame.to_parquet(path)
     print(f"wrote {len(frame):,} rows to {path}")
 
 
@@ -66,11 +114,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "list":
-        for handle in jobs(args.folder):
-            print(
-                f"{handle.path}\t{handle.spec.kind}\t{handle.provider.name}\t{handle.n_rows:,} rows"
-            )
+        found = jobs(args.folder)
+        for handle in found:
+            state = handle.status(refresh=False).state  # last known: no network call
+            kind, provider = handle.spec.kind, handle.provider.name
+            print(f"{handle.path}\t{kind}\t{provider}\t{handle.n_rows:,} rows\t{state}")
+        if not found:
+            print(f"no jobs under {args.folder or default_home()}", file=sys.stderr)
         return 0
+    _check_output(getattr(args, "output", None))
     handle = load(args.path)
     if args.command == "status":
         print(handle.status())
@@ -100,10 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     except LLMBatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # writing the output, reading a job folder
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print(
-            "interrupted; the job is intact — run the same command again to go on", file=sys.stderr
-        )
+        msg = "interrupted; the job is intact — run the same command again to go on"
+        print(msg, file=sys.stderr)
         return 130
 
 

@@ -26,7 +26,7 @@ from llmbatch.ids import row_of
 from llmbatch.prepare import Limits, unranges
 from llmbatch.providers._config import Anthropic, OpenAI, provider_from_manifest
 from llmbatch.providers.backend import TERMINAL, Backend
-from llmbatch.results import ERROR_KINDS, Outcome, Outcomes, answer_table
+from llmbatch.results import ERROR_KINDS, Outcome, Outcomes, answer_table, read_reply
 from llmbatch.status import JobStatus, ShardStatus
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
@@ -342,10 +342,13 @@ class BatchHandle:
                 if row is None or row >= self.n_rows:
                     continue
                 if kind == "succeeded" and payload is not None:
-                    out.record(row, Outcome(reply=self._backend.reply(self.spec.endpoint, payload)))
+                    out.record(row, read_reply(self._reply, payload))
                 else:
                     out.record(row, Outcome(kind=kind, message=message))  # type: ignore[arg-type]
         return out
+
+    def _reply(self, payload: dict[str, Any]) -> Any:
+        return self._backend.reply(self.spec.endpoint, payload)
 
     def collect(self, frame: Any = None, partial: bool = False) -> Any:
         """The frame with the answer columns (same library, row order and pandas index).

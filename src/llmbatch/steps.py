@@ -13,12 +13,15 @@ Anthropic: anthropic_prepare → anthropic_create → anthropic_status → anthr
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from llmbatch import frames
 from llmbatch._exceptions import InputError
@@ -28,8 +31,15 @@ from llmbatch.prepare import build_texts, check_texts
 from llmbatch.providers._config import Anthropic, OpenAI, resolve_provider
 from llmbatch.providers.anthropic_batch import parse_result_line
 from llmbatch.providers.openai_batch import parse_output_line
-from llmbatch.results import Outcome, Outcomes, answer_table
-from llmbatch.tasks import TaskSpec, body_template, reply_from_anthropic, reply_from_openai
+from llmbatch.results import Outcome, Outcomes, answer_table, read_reply
+from llmbatch.tasks import (
+    OPENAI_ENDPOINTS,
+    Reply,
+    TaskSpec,
+    body_template,
+    reply_from_anthropic,
+    reply_from_openai,
+)
 
 __all__ = [
     "anthropic_cancel",
@@ -50,26 +60,70 @@ __all__ = [
     "openai_upload",
 ]
 
-_ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_ANTHROPIC_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # used with fullmatch: no "\n" sneaks in
+_KINDS = ("embed", "complete", "classify")
+# the verb arguments that shape a request body; any other keyword passes through to the body
+_BODY_ARGS = frozenset(
+    {"text", "prompt", "id", "model", "system_prompt", "temperature", "max_tokens", "dimensions"}
+    | {"schema", "label_column", "structured", "api"}
+)
+# job options (folder, force, provider, ...): meaningless for one request file, so refused
+_JOB_ONLY = frozenset(f.name for f in dataclasses.fields(JobRequest)) - _BODY_ARGS - {"kind"}
+# the endpoint a result body came from, by its "object" (parse needs no endpoint= argument)
+_OBJECT_ENDPOINT = {
+    "chat.completion": OPENAI_ENDPOINTS["chat"],
+    "response": OPENAI_ENDPOINTS["responses"],
+    "list": OPENAI_ENDPOINTS["embeddings"],
+}
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in _KINDS:
+        msg = f"kind must be one of {list(_KINDS)}, got {kind!r}\nHint: kind='complete'."
+        raise InputError(msg)
+
+
+def _request(kind: str, provider: str, kw: dict[str, Any]) -> JobRequest:
+    """The verb's arguments as a JobRequest; unknown keywords go to the body, as in the verbs."""
+    _check_kind(kind)
+    job_only = sorted((set(kw) & _JOB_ONLY) - {"params"})
+    if job_only:
+        msg = f"{job_only} are job options, not request options"
+        raise InputError(msg + "\nHint: drop them here, or use df.llmbatch.* for a managed job.")
+    params = dict(kw.pop("params", None) or {})
+    params.update({k: kw.pop(k) for k in list(kw) if k not in _BODY_ARGS})
+    return JobRequest(kind=kind, provider=provider, params=params, **kw)
+
+
+def _wire_ids(ids: list[Any]) -> list[str]:
+    """The ids as text; distinct values with the same text (1 and "1") would collide."""
+    wire = [str(i) for i in ids]
+    dupes = [w for w, n in Counter(wire).items() if n > 1]
+    if dupes:
+        msg = f"ids {shown(dupes)} are distinct values that read the same as text (custom_id)"
+        raise InputError(msg + "\nHint: give the id column one type, e.g. all strings.")
+    return wire
 
 
 def _bodies(
-    df: Any, kind: str, provider: str, **kw: Any
+    df: Any, kind: str, provider: str, kw: dict[str, Any]
 ) -> tuple[TaskSpec, list[str], list[bytes]]:
-    params = kw.pop("params", None) or {}
-    req = JobRequest(kind=kind, provider=provider, params=params, **kw)
+    req = _request(kind, provider, dict(kw))
     frame = frames.to_frame(df)
+    if len(frame) == 0:
+        raise InputError("the frame is empty\nHint: there is nothing to send.")
     needed = _text_columns(frame, req)
     frames.require_columns(frame, [*needed, *([req.id] if req.id else [])])
     spec = _spec(req, provider)
     ids = frames.column_values(frame, req.id) if req.id else list(range(len(frame)))
     check_ids(ids, req.id or "<row position>")
+    wire = _wire_ids(ids)
     texts = build_texts(
         {c: frames.column_values(frame, c) for c in needed}, req.text, req.prompt, len(frame)
     )
     check_texts(texts, "the texts", skip_empty=False)
     prefix, suffix = body_template(spec)
-    return spec, [str(i) for i in ids], [prefix + orjson.dumps(t) + suffix for t in texts]
+    return spec, wire, [prefix + orjson.dumps(t) + suffix for t in texts]
 
 
 # -- OpenAI ---------------------------------------------------------------------------------
@@ -81,7 +135,7 @@ def openai_prepare(df: Any, path: str | Path, *, kind: str = "complete", **kw: A
     Example:
         >>> openai_prepare(df, "in.jsonl", kind="embed", text="body", id="doc_id")
     """
-    spec, ids, bodies = _bodies(df, kind, "openai", **kw)
+    spec, ids, bodies = _bodies(df, kind, "openai", kw)
     out = Path(path)
     with out.open("wb") as fh:
         for cid, body in zip(ids, bodies, strict=True):
@@ -147,15 +201,41 @@ def openai_cancel(batch_id: str, *, provider: OpenAI | None = None) -> dict[str,
         return client.cancel_batch(batch_id)  # type: ignore[no-any-return]
 
 
-def _lines(content: bytes | str | Path | Iterable[bytes]) -> Iterator[dict[str, Any]]:
-    if isinstance(content, Path):
-        content = content.read_bytes()
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # too long for a file name, a NUL byte, ...
+        return False
+
+
+def _raw(content: bytes | str | Path) -> bytes:
+    """JSONL content given as bytes, text, or a file path (a `Path`, or a str naming a file)."""
     if isinstance(content, str):
-        content = content.encode()
-    raw_lines = content.splitlines() if isinstance(content, bytes) else content
-    for raw in raw_lines:
-        if raw.strip():
-            yield orjson.loads(raw)
+        if not content.strip() or content.lstrip().startswith("{"):
+            return content.encode()
+        if not _is_file(content):
+            msg = f"{content[:80]!r} is neither JSONL content nor an existing file"
+            raise InputError(msg + "\nHint: pass the content (bytes or text), or a file path.")
+        content = Path(content)
+    if isinstance(content, Path):
+        return content.read_bytes()
+    return bytes(content)
+
+
+def _lines(content: bytes | str | Path) -> Iterator[dict[str, Any]]:
+    for number, raw in enumerate(_raw(content).splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            msg = f"line {number} is not JSON ({exc}): {raw[:80]!r}"
+            hint = "\nHint: pass the file content as the API returned it."
+            raise InputError(msg + hint) from None
+        if not isinstance(line, dict):
+            msg = f"line {number} is not a JSON object: {raw[:80]!r}"
+            raise InputError(msg + "\nHint: each line is one result object.")
+        yield line
 
 
 def _to_frame(
@@ -169,22 +249,29 @@ def _to_frame(
     results: list[tuple[int, Outcome]] = []
     for custom_id, kind, payload, message in lines:
         row = order.setdefault(custom_id, len(order))
-        ok = kind == "succeeded" and payload is not None
-        outcome = Outcome(reply=reply(payload)) if ok else Outcome(kind=kind, message=message)
-        results.append((row, outcome))
+        if kind == "succeeded" and payload is not None:
+            results.append((row, read_reply(reply, payload)))
+        else:
+            results.append((row, Outcome(kind=kind, message=message)))  # type: ignore[arg-type]
     outcomes = Outcomes(len(order))
     for row, outcome in results:
         outcomes.record(row, outcome)
     table = answer_table(spec, outcomes, options)
-    import pyarrow as pa
-
+    if "custom_id" in table.column_names:
+        msg = "an answer column is named 'custom_id', the key column of this frame"
+        raise InputError(msg + "\nHint: rename that schema property (or label_column=).")
     table = table.add_column(0, "custom_id", pa.array(list(order), type=pa.string()))
     return frames.from_arrow(table, library)
 
 
 def _parse_spec(
-    kind: str, provider: str, schema: Any, endpoint: str | None, label_column: str
+    kind: str, provider: str, schema: Any, endpoint: str | None, label_column: str, library: str
 ) -> TaskSpec:
+    """What parsing needs of the task (checked before any download, like `library`)."""
+    _check_kind(kind)
+    if library not in frames.LIBRARIES:
+        msg = f"library must be one of {list(frames.LIBRARIES)}, got {library!r}"
+        raise InputError(msg + "\nHint: library='pandas' or library='polars'.")
     spec = _spec(
         JobRequest(
             kind=kind, provider=provider, schema=schema, label_column=label_column, model="any"
@@ -208,21 +295,27 @@ def openai_parse(
 ) -> Any:
     """Parse output/error file content (or both concatenated) into a frame keyed by `custom_id`.
 
+    `content` is bytes, text, or a file path. Each answer is read by its own `object`
+    (`chat.completion`, `response`, embeddings `list`) unless `endpoint=` forces one.
+
     Example:
         >>> df = openai_parse(openai_file_content(batch["output_file_id"]), kind="embed")
     """
-    spec = _parse_spec(kind, "openai", schema, endpoint, label_column)
+    spec = _parse_spec(kind, "openai", schema, endpoint, label_column, library)
     lines = (parse_output_line(d) for d in _lines(content))
-    return _to_frame(
-        spec, lines, lambda p: reply_from_openai(spec.endpoint, p), library, {"wide": wide}
-    )
+
+    def reply(body: dict[str, Any]) -> Reply:
+        read_as = endpoint or _OBJECT_ENDPOINT.get(str(body.get("object")), spec.endpoint)
+        return reply_from_openai(read_as, body)
+
+    return _to_frame(spec, lines, reply, library, {"wide": wide})
 
 
 # -- Anthropic ------------------------------------------------------------------------------
 def anthropic_prepare(df: Any, *, kind: str = "complete", **kw: Any) -> list[dict[str, Any]]:
     """The `requests` list of a Message Batch for `df` (custom_id = the id as text)."""
-    _, ids, bodies = _bodies(df, kind, "anthropic", **kw)
-    bad = [i for i in ids if not _ANTHROPIC_ID.match(i)]
+    _, ids, bodies = _bodies(df, kind, "anthropic", kw)
+    bad = [i for i in ids if not _ANTHROPIC_ID.fullmatch(i)]
     if bad:
         msg = f"ids {shown(bad)} are not valid Anthropic custom_ids (^[a-zA-Z0-9_-]{{1,64}}$)"
         raise InputError(msg + "\nHint: use df.llmbatch.* (it maps any id), or clean the ids.")
@@ -239,9 +332,15 @@ def _anthropic(provider: Anthropic | str | None) -> Any:
 
 
 def anthropic_create(
-    requests: list[dict[str, Any]] | Path, *, provider: Anthropic | None = None
+    requests: list[dict[str, Any]] | str | Path, *, provider: Anthropic | None = None
 ) -> dict[str, Any]:
-    """Create a Message Batch; returns the MessageBatch object."""
+    """Create a Message Batch from request dicts, or a JSONL file of them (streamed).
+
+    Example:
+        >>> batch = anthropic_create(anthropic_prepare(df, text="body", id="doc_id"))
+    """
+    if isinstance(requests, str):
+        requests = Path(requests)  # a str is never a list of requests: it names a file
     with _anthropic(provider) as client:
         return client.create_batch(requests)  # type: ignore[no-any-return]
 
@@ -272,6 +371,12 @@ def anthropic_delete(batch_id: str, *, provider: Anthropic | None = None) -> dic
         return client.delete_batch(batch_id)  # type: ignore[no-any-return]
 
 
+def _is_batch_id(text: str) -> bool:
+    """A str that is neither JSONL content nor an existing file is taken as a batch id."""
+    stripped = text.strip()
+    return bool(stripped) and not stripped.startswith("{") and not _is_file(text)
+
+
 def anthropic_results(
     batch_id_or_content: str | bytes | Path,
     *,
@@ -281,11 +386,17 @@ def anthropic_results(
     library: str = "pandas",
     provider: Anthropic | None = None,
 ) -> Any:
-    """Results of an ended batch (fetched by id, or given as JSONL content) as a frame."""
+    """Results of an ended batch as a frame keyed by `custom_id`.
+
+    `batch_id_or_content` is a batch id (fetched), or JSONL content as bytes, text or a path.
+
+    Example:
+        >>> df = anthropic_results(batch["id"], kind="classify", schema=["yes", "no"])
+    """
+    spec = _parse_spec(kind, "anthropic", schema, None, label_column, library)
     content = batch_id_or_content
-    if isinstance(content, str) and content.startswith("msgbatch_"):
+    if isinstance(content, str) and _is_batch_id(content):
         with _anthropic(provider) as client:
             content = client.results(content)
-    spec = _parse_spec(kind, "anthropic", schema, None, label_column)
     lines = (parse_result_line(d) for d in _lines(content))
     return _to_frame(spec, lines, reply_from_anthropic, library, {})

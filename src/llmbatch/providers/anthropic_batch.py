@@ -163,7 +163,8 @@ def parse_result_line(line: dict[str, Any]) -> ResultLine:
     if kind == "succeeded":
         return custom_id, kind, result.get("message") or {}, None
     if kind == "errored":
-        inner = (result.get("error") or {}).get("error") or {}
+        outer = result.get("error") or {}
+        inner = outer.get("error") or outer  # the envelope, or (defensively) a flat error
         message = f"{inner.get('type', 'error')}: {inner.get('message', 'no details')}"
         return custom_id, kind, None, message
     messages = {
