@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -88,6 +89,10 @@ def banner(url: str, api_key: str | None) -> str:
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the emulator in the foreground until interrupted; returns the exit code."""
     out = out or sys.stdout
@@ -104,6 +109,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     backend = Backend(config)
     host, port = sock.getsockname()[:2]
     print(banner(f"http://{host}:{port}", config.api_key), file=out, flush=True)
+    # uvicorn re-raises SIGTERM after shutting down; make it a KeyboardInterrupt so that the
+    # `finally` below still removes the stored files (they can be gigabytes after a big run)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         make_server(EmulatorApp(backend)).run(sockets=[sock])
     except KeyboardInterrupt:
