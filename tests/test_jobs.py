@@ -231,3 +231,17 @@ def test_an_unreadable_answer_is_that_rows_error(emu: Any) -> None:
     out = llmbatch.load(job.path).collect()
     assert out[".error"].sum() == 1
     assert out[".error_msg"].dropna().str.startswith("unreadable answer").all()
+
+
+@pytest.mark.parametrize("encoding", [None, "float"])
+def test_embeddings_travel_as_base64_unless_asked(emu: Any, encoding: str | None) -> None:
+    params = {} if encoding is None else {"encoding_format": encoding}
+    df = pd.DataFrame({"body": ["a", "b"]})
+    job = df.llmbatch.embed(text="body", dimensions=8, **params)
+    body = json.loads((job.path / job.shards[0]["path"]).read_text().splitlines()[0])["body"]
+    assert body["encoding_format"] == (encoding or "base64")
+    vectors = job.wait(poll_interval=0, progress=False)["embedding"]
+    same = df.llmbatch.embed(text="body", dimensions=8, encoding_format="float", force=True)
+    floats = same.wait(poll_interval=0, progress=False)["embedding"]
+    for a, b in zip(vectors, floats, strict=True):
+        assert len(a) == 8 and all(abs(x - y) < 1e-6 for x, y in zip(a, b, strict=True))

@@ -26,7 +26,14 @@ from llmbatch.ids import row_of
 from llmbatch.prepare import Limits, unranges
 from llmbatch.providers._config import Anthropic, OpenAI, provider_from_manifest
 from llmbatch.providers.backend import TERMINAL, Backend
-from llmbatch.results import ERROR_KINDS, Outcome, Outcomes, answer_table, read_reply
+from llmbatch.results import (
+    ERROR_KINDS,
+    Outcome,
+    Outcomes,
+    answer_table,
+    paused_gc,
+    read_reply,
+)
 from llmbatch.status import JobStatus, ShardStatus
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
@@ -361,7 +368,9 @@ class BatchHandle:
             raise JobNotReady(f"job {self.name} has not ended yet\n{st}\nHint: call wait().", st)
         if not partial:
             self._raise_failed()
-        table = answer_table(self.spec, self.outcomes(partial=partial), self._manifest["options"])
+        with paused_gc():
+            outcomes = self.outcomes(partial=partial)
+            table = answer_table(self.spec, outcomes, self._manifest["options"])
         suffix = self._manifest["options"].get("suffix") or ""
         if suffix:
             table = table.rename_columns([c + suffix for c in table.column_names])
