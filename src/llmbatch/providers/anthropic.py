@@ -14,8 +14,8 @@ import httpx
 import orjson
 
 from .._exceptions import APIStatusError, InputError, JobNotReady, NotFoundError, ProviderError
-from .._http import HTTPClient, build_status_error
-from .._retry import RetryStats
+from .._http import build_status_error
+from ._client import ProviderClient
 from ._config import Anthropic
 
 __all__ = ["AnthropicClient", "parse_anthropic_error", "stream_requests_body"]
@@ -95,7 +95,7 @@ def stream_requests_body(path: Path) -> tuple[int, Callable[[], Iterator[bytes]]
     return size, chunks
 
 
-class AnthropicClient:
+class AnthropicClient(ProviderClient):
     """The Anthropic Message Batches endpoints.
 
     Args:
@@ -108,33 +108,10 @@ class AnthropicClient:
     """
 
     def __init__(self, config: Anthropic, *, transport: httpx.BaseTransport | None = None) -> None:
-        self.config = config
-        self._http = HTTPClient(
-            base_url=config.base_url,
-            headers=config.headers(),
-            retry=config.retry,
-            timeout=config.timeout,
-            error_parser=parse_anthropic_error,
-            transport=transport,
-        )
-
-    def __repr__(self) -> str:
-        return f"AnthropicClient(base_url={self.config.base_url!r})"
+        super().__init__(config, error_parser=parse_anthropic_error, transport=transport)
 
     def __enter__(self) -> AnthropicClient:
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def stats(self) -> RetryStats:
-        """Requests, retries by reason, recoveries (see :class:`llmbatch._retry.RetryStats`)."""
-        return self._http.stats
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
 
     def create_batch(
         self,

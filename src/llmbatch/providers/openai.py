@@ -14,8 +14,8 @@ import httpx
 import orjson
 
 from .._exceptions import APIStatusError, NotFoundError
-from .._http import HTTPClient, build_status_error
-from .._retry import RetryStats
+from .._http import build_status_error
+from ._client import ProviderClient
 from ._config import OpenAI
 
 __all__ = ["OpenAIClient", "parse_openai_error"]
@@ -61,7 +61,7 @@ def _params(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-class OpenAIClient:
+class OpenAIClient(ProviderClient):
     """The OpenAI Files and Batches endpoints.
 
     Args:
@@ -75,33 +75,10 @@ class OpenAIClient:
     """
 
     def __init__(self, config: OpenAI, *, transport: httpx.BaseTransport | None = None) -> None:
-        self.config = config
-        self._http = HTTPClient(
-            base_url=config.base_url,
-            headers=config.headers(),
-            retry=config.retry,
-            timeout=config.timeout,
-            error_parser=parse_openai_error,
-            transport=transport,
-        )
-
-    def __repr__(self) -> str:
-        return f"OpenAIClient(base_url={self.config.base_url!r})"
+        super().__init__(config, error_parser=parse_openai_error, transport=transport)
 
     def __enter__(self) -> OpenAIClient:
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    @property
-    def stats(self) -> RetryStats:
-        """Requests, retries by reason, recoveries (see :class:`llmbatch._retry.RetryStats`)."""
-        return self._http.stats
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
 
     # -- files ---------------------------------------------------------------------------------
 
