@@ -91,19 +91,11 @@ def _wait_for_call(emu: Any, route: str, n: int, proc: subprocess.Popen[str]) ->
     time.sleep(0.05)  # the handler (for slow_after) has run; the client is waiting
 
 
-@pytest.mark.parametrize(
-    ("point", "provider", "kind", "route", "call", "_"),
-    POINTS,
-    ids=[f"{p[1]}-{p[0]}" for p in POINTS],
-)
-def test_kill_and_resume(
-    emu: Any, tmp_path: Path, point: str, provider: str, kind: str, route: str, call: int, _: Any
-) -> None:
-    emu.add_fault(kind=kind, route=route, calls=(call,), delay=60.0)
-    env = _env(emu)
+def _submit_and_kill(emu: Any, tmp_path: Path, provider: str, route: str, call: int) -> None:
+    """Run the submitting client until call `call` to `route` is held open, then SIGKILL it."""
     proc = subprocess.Popen(
         [sys.executable, "-c", SUBMIT, provider, str(tmp_path), str(N_ROWS), str(SHARD)],
-        env=env,
+        env=_env(emu),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -114,13 +106,25 @@ def test_kill_and_resume(
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
     emu.clear_faults()
-    done = subprocess.run(
-        [sys.executable, "-c", RESUME, str(tmp_path / "crash"), str(N_ROWS)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+
+def _run(emu: Any, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a client script in a fresh process, pointed at the emulator."""
+    cmd = [sys.executable, "-c", script, *args]
+    return subprocess.run(cmd, env=_env(emu), capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(
+    ("point", "provider", "kind", "route", "call", "_"),
+    POINTS,
+    ids=[f"{p[1]}-{p[0]}" for p in POINTS],
+)
+def test_kill_and_resume(
+    emu: Any, tmp_path: Path, point: str, provider: str, kind: str, route: str, call: int, _: Any
+) -> None:
+    emu.add_fault(kind=kind, route=route, calls=(call,), delay=60.0)
+    _submit_and_kill(emu, tmp_path, provider, route, call)
+    done = _run(emu, RESUME, str(tmp_path / "crash"), str(N_ROWS))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(N_ROWS), "0", "True", "True"]
     state = emu.state()[provider]
@@ -147,27 +151,8 @@ def test_cancel_after_a_crash_between_create_and_manifest(
     route = "POST /v1/batches" if provider == "openai" else "POST /v1/messages/batches"
     emu.configure(validating_seconds=60)
     emu.add_fault(kind="slow_after", route=route, calls=(2,), delay=60.0)
-    env = _env(emu)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SUBMIT, provider, str(tmp_path), str(N_ROWS), str(SHARD)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for_call(emu, route, 2, proc)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-    emu.clear_faults()
-    done = subprocess.run(
-        [sys.executable, "-c", CANCEL, str(tmp_path / "crash")],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    _submit_and_kill(emu, tmp_path, provider, route, 2)
+    done = _run(emu, CANCEL, str(tmp_path / "crash"))
     assert done.returncode == 0, done.stderr
     batches = emu.state()[provider]["batches"]
     assert len(batches) == 2

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmbatch import frames
-from llmbatch.prepare import build_texts, placeholders, ranges, write_shards
+from llmbatch.prepare import build_texts, placeholders, write_shards
 from llmbatch.providers.backend import Backend
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
@@ -49,18 +49,5 @@ def add_attempt(
     manifest["attempts"].append(
         {"attempt": attempt, "kinds": list(kinds), "rows": len(rows), "created_at": time.time()}
     )
-    for s in shards:
-        manifest["shards"].append(
-            {
-                "index": s.index,
-                "attempt": attempt,
-                "path": str(s.path.relative_to(folder.path)),
-                "rows": ranges(s.rows),
-                "n": len(s.rows),
-                "bytes": s.bytes,
-                "sha256": s.sha256,
-                "state": "written",
-                "status": "pending",
-            }
-        )
+    manifest["shards"] += [s.to_manifest(attempt, folder.path) for s in shards]
     folder.save(manifest)

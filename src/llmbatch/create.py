@@ -218,20 +218,7 @@ def _prepare_and_submit(
             },
             "limits": backend.limits.to_dict(),
             "attempts": [{"attempt": 0, "kinds": None, "rows": len(rows)}],
-            "shards": [
-                {
-                    "index": s.index,
-                    "attempt": 0,
-                    "path": str(s.path.relative_to(temp.path)),
-                    "rows": ranges(s.rows),
-                    "n": len(s.rows),
-                    "bytes": s.bytes,
-                    "sha256": s.sha256,
-                    "state": "written",
-                    "status": "pending",
-                }
-                for s in shards
-            ],
+            "shards": [s.to_manifest(0, temp.path) for s in shards],
         }
         temp.save(manifest)
         temp.path.rename(final.path)

@@ -50,6 +50,20 @@ class PreparedShard:
     bytes: int = 0
     sha256: str = ""
 
+    def to_manifest(self, attempt: int, root: Path) -> dict[str, Any]:
+        """The shard's manifest entry: written locally, not yet sent."""
+        return {
+            "index": self.index,
+            "attempt": attempt,
+            "path": str(self.path.relative_to(root)),
+            "rows": ranges(self.rows),
+            "n": len(self.rows),
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "state": "written",
+            "status": "pending",
+        }
+
 
 def ranges(rows: Sequence[int]) -> list[list[int]]:
     """Sorted row positions as [[start, stop), ...] runs (compact in the manifest)."""
