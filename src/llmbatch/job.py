@@ -319,6 +319,11 @@ class BatchHandle:
                 if timeout is not None and time.monotonic() - start > timeout:
                     raise JobNotReady(f"job {self.name} not done after {timeout} s\n{st}", st)
                 time.sleep(poll_interval)
+        except KeyboardInterrupt as exc:
+            if hasattr(exc, "add_note"):
+                path = str(self.path)
+                exc.add_note(f"The job is intact: llmbatch.load({path!r}).wait() goes on.")
+            raise
         finally:
             bar.close()
         return self.collect()
