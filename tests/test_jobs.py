@@ -245,3 +245,16 @@ def test_embeddings_travel_as_base64_unless_asked(emu: Any, encoding: str | None
     floats = same.wait(poll_interval=0, progress=False)["embedding"]
     for a, b in zip(vectors, floats, strict=True):
         assert len(a) == 8 and all(abs(x - y) < 1e-6 for x, y in zip(a, b, strict=True))
+
+
+def test_a_frame_parquet_cannot_hold_is_still_collectable(emu: Any) -> None:
+    df = pd.DataFrame({"doc_id": ["a", "b"], "body": ["x", "y"], "odd": [{"k": 1}, 5]})
+    job = df.llmbatch.complete(text="body", id="doc_id")
+    job.wait(poll_interval=0, progress=False)  # same process: the frame in memory is used
+    assert not (job.path / "frame.parquet").exists()
+    assert (job.path / "frame.partial.parquet").exists()
+    reopened = llmbatch.load(job.path)
+    with pytest.raises(llmbatch.InputError, match="collect\\(frame=df\\)"):
+        reopened.collect()
+    out = reopened.collect(df)
+    assert list(out["odd"]) == [{"k": 1}, 5] and not out[".error"].any()

@@ -109,7 +109,7 @@ class RetryStats:
 
     def merge(self, other: RetryStats | dict[str, Any]) -> None:
         """Add another client's counters (or their `as_dict()` form) to these."""
-        d = other.as_dict() if isinstance(other, RetryStats) else other
+        d: Mapping[str, Any] = other.as_dict() if isinstance(other, RetryStats) else other
         self.requests += int(d.get("requests", 0))
         self.retries += int(d.get("retries", 0))
         self.recovered += int(d.get("recovered", 0))

@@ -48,19 +48,19 @@ def make_backend(
     config: OpenAI | Anthropic, spec: TaskSpec, tag: str, limits: Limits | None
 ) -> Backend:
     """The provider's backend for one job."""
-    if config.name == "openai":
+    if isinstance(config, OpenAI):  # the only config named "openai"
         from llmbatch.providers.openai_batch import OPENAI_LIMITS, OpenAIBackend
 
         return OpenAIBackend(
             config, tag=tag, endpoint=spec.endpoint, limits=limits or OPENAI_LIMITS
-        )  # type: ignore[arg-type]
+        )
     from llmbatch.providers.anthropic_batch import ANTHROPIC_LIMITS, AnthropicBackend
 
     if limits is not None:
         limits = Limits(
             limits.max_requests, limits.max_bytes, None, ANTHROPIC_LIMITS.shard_overhead
         )
-    return AnthropicBackend(config, tag=tag, limits=limits or ANTHROPIC_LIMITS)  # type: ignore[arg-type]
+    return AnthropicBackend(config, tag=tag, limits=limits or ANTHROPIC_LIMITS)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

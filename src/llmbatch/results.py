@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 import pyarrow as pa
@@ -120,7 +120,8 @@ def _vector_column(values: list[Any]) -> pa.Array:
         offsets.append(None if v is None else end)  # a null offset makes a null list
         end += 0 if v is None else len(v)
     offsets.append(end)
-    kind = _PACKED[codes.pop()] if codes else pa.float64()
+    code = codes.pop() if codes else None  # never None when set: `codes <= set(_PACKED)`
+    kind = pa.float64() if code is None else _PACKED[code]
     flat = pa.Array.from_buffers(kind, end, [None, pa.py_buffer(b"".join(present))])
     return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), flat.cast(pa.float64()))
 
@@ -152,7 +153,8 @@ def _task_columns(
         if col.dtype == "list":
             out[col.name] = pa.array(data)
         elif col.dtype == "float":
-            out[col.name] = pa.array([None if x is None else float(x) for x in data], pa.float64())
+            floats = [None if x is None else float(cast(float, x)) for x in data]
+            out[col.name] = pa.array(floats, pa.float64())
         else:
             out[col.name] = pa.array(data, type=types[col.dtype])
     return out

@@ -17,6 +17,7 @@ import statistics
 import struct
 import sys
 from array import array
+from typing import cast
 
 from llmbatch.emulator.fake_openai_checks import (
     integer_above,
@@ -143,7 +144,7 @@ def _inputs(value: object) -> list:
         return [value]
     if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
         return [value]
-    return list(value)  # type: ignore[arg-type]
+    return list(cast("list[object]", value))
 
 
 def _check(body: dict) -> dict | None:

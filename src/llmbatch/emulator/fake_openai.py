@@ -7,6 +7,7 @@ Otherwise the answer is derived from the request alone (see :mod:`fake_model` fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from llmbatch.emulator.fake_openai_checks import (
     check_chat,
@@ -302,6 +303,8 @@ def forced_tool(body: dict, seed: bytes, *, nested: bool) -> tuple[str, object] 
     wanted = forced_tool_name(choice)
     if choice == "required" and specs:
         wanted = Rand(seed).choice(specs)["name"]
+    if wanted is None:
+        return None  # validated function tools all have a name, so none would match
     for spec in specs:
         if spec.get("name") == wanted:
             return wanted, spec.get("parameters") or {"type": "object", "properties": {}}
@@ -333,7 +336,7 @@ def _prompts(value: object) -> list[tuple[str, int]]:
     if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
         value = [value]
     prompts = []
-    for item in value:  # type: ignore[union-attr]
+    for item in cast("list[object]", value):  # already validated: a list
         if isinstance(item, str):
             prompts.append((item, estimate_tokens(item)))
         else:

@@ -7,6 +7,8 @@ that count against ``max_output_tokens``; a cut answer has ``status: "incomplete
 
 from __future__ import annotations
 
+from typing import cast
+
 from llmbatch.emulator.fake_openai import (
     Shaped,
     cached_tokens,
@@ -127,7 +129,7 @@ def _output_item(shaped: Shaped, seed: bytes, salt: str, incomplete: bool) -> di
 def _items(value: object) -> list[dict]:
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
-    return [item for item in value if isinstance(item, dict)]  # type: ignore[union-attr]
+    return [item for item in cast("list[object]", value) if isinstance(item, dict)]
 
 
 def _item_text(item: dict) -> str:

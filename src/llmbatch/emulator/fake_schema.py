@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeGuard
 from urllib.parse import unquote
 
 import orjson
@@ -290,7 +291,7 @@ def _is_null(schema: object) -> bool:
     return schema.get("type") == "null" or ("const" in schema and schema["const"] is None)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -326,12 +327,10 @@ def _bounds(schema: Mapping) -> tuple[float | None, bool, float | None, bool]:
 
 def _span(low: float | None, high: float | None) -> tuple:
     """Default the missing ends of a range to a span of 100."""
-    if low is None and high is None:
-        return 0, _SPAN
+    if high is None:
+        return (0, _SPAN) if low is None else (low, low + _SPAN)
     if low is None:
         return high - _SPAN, high
-    if high is None:
-        return low, low + _SPAN
     return low, high
 
 

@@ -160,7 +160,11 @@ class OpenAIBatch:
                 self.endpoint, body, created=created, salt=custom_id
             )
         response = {"status_code": status, "request_id": ids.request_id_hex(), "body": answer}
-        line = {"id": ids.batch_request_id(), "custom_id": custom_id, "response": response}
+        line: dict[str, Any] = {
+            "id": ids.batch_request_id(),
+            "custom_id": custom_id,
+            "response": response,
+        }
         line["error"] = None
         if 200 <= status < 300:
             self.usage.add(answer)
