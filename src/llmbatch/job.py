@@ -123,18 +123,13 @@ class BatchHandle:
         """Reopen a job folder (no code from it is ever executed)."""
         folder = JobFolder(path)
         manifest = folder.load()
-        limits = manifest.get("limits") or {}
-        handle = cls(folder, manifest, provider=provider, frame=frame)
-        if limits:
-            handle._backend = make_backend(
-                handle._config,
-                handle.spec,
-                manifest["tag"],
-                Limits(
-                    limits["max_requests"], limits["max_bytes"], limits.get("max_embedding_inputs")
-                ),
+        saved = manifest.get("limits")
+        limits = None
+        if saved:  # the limits the job was sharded with (retry_failed shards by them too)
+            limits = Limits(
+                saved["max_requests"], saved["max_bytes"], saved.get("max_embedding_inputs")
             )
-        return handle
+        return cls(folder, manifest, provider=provider, frame=frame, limits=limits)
 
     # -- identity -------------------------------------------------------------------------
     @property

@@ -127,12 +127,7 @@ def _openai_body(spec: TaskSpec) -> dict[str, Any]:
 
 
 def _anthropic_body(spec: TaskSpec) -> dict[str, Any]:
-    if spec.kind == "embed":
-        msg = (
-            "Anthropic has no embeddings API\nHint: use provider='openai' for embed(), "
-            "or an OpenAI-compatible base_url."
-        )
-        raise ConfigError(msg)
+    assert spec.kind != "embed", "refused earlier, in create._spec"
     body: dict[str, Any] = {
         "model": spec.model,
         "max_tokens": spec.max_tokens or ANTHROPIC_MAX_TOKENS,
