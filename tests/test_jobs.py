@@ -76,7 +76,14 @@ def test_shards_on_disk_and_manifest_hold_no_key(emu: Any) -> None:
     job = pd.DataFrame({"body": ["a", "b"]}).llmbatch.complete(text="body")
     job.wait(poll_interval=0, progress=False)
     files = sorted(p.relative_to(job.path).as_posix() for p in job.path.rglob("*") if p.is_file())
-    assert files == ["frame.parquet", "job.json", "requests/0000.jsonl", "results/0000.jsonl"]
+    assert files == [
+        "frame.parquet",
+        "job.json",
+        "job.lock",
+        "locks/0000.lock",
+        "requests/0000.jsonl",
+        "results/0000.jsonl",
+    ]
     for p in job.path.rglob("*"):
         assert b"sk-test-key" not in (p.read_bytes() if p.is_file() else b"")
         assert (p.stat().st_mode & 0o077) == 0, p

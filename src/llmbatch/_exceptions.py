@@ -3,9 +3,11 @@
 ```
 LLMBatchError
 ├── InputError              bad input, raised before anything is sent (names the culprit)
-│   └── SchemaError         a schema that is invalid or that the provider would reject
+│   ├── SchemaError         a schema that is invalid or that the provider would reject
+│   └── NameConflictError   name= already holds a job for other work (says what differs)
 ├── ConfigError             unknown provider, missing API key, bad option
 ├── JobFolderError          a job folder that is damaged, truncated, foreign or too new
+├── ResultsIntegrityError   a download that stays damaged after fetching it again (names the shard)
 ├── JobNotReady             collect() before the job has ended (carries .status)
 ├── BatchFailedError        a remote batch failed validation (names the shard, keeps errors)
 └── ProviderError           anything that came back from (or failed to reach) a provider
@@ -43,11 +45,13 @@ __all__ = [
     "JobFolderError",
     "JobNotReady",
     "LLMBatchError",
+    "NameConflictError",
     "NotFoundError",
     "PermissionDeniedError",
     "ProviderError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResultsIntegrityError",
     "SchemaError",
     "ServerError",
     "UnprocessableError",
@@ -65,6 +69,14 @@ class InputError(LLMBatchError, ValueError):
 
 class SchemaError(InputError):
     """A schema is not valid JSON Schema or uses keywords the provider rejects."""
+
+
+class NameConflictError(InputError):
+    """`name=` is an alias: it already names a job for different work (`.differences`)."""
+
+    def __init__(self, message: str, differences: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.differences = differences or []
 
 
 class ConfigError(LLMBatchError, ValueError):
@@ -90,6 +102,14 @@ class BatchFailedError(LLMBatchError):
         super().__init__(message)
         self.shard = shard
         self.errors = errors
+
+
+class ResultsIntegrityError(LLMBatchError):
+    """A shard's download stayed damaged after fetching it again; the job stays resumable."""
+
+    def __init__(self, message: str, shard: int | None = None) -> None:
+        super().__init__(message)
+        self.shard = shard
 
 
 class ProviderError(LLMBatchError):

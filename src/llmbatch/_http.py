@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -243,7 +244,8 @@ class HTTPClient:
         from scratch (by the retry policy).
         """
         dest = Path(dest)
-        part = dest.with_name(dest.name + ".part")
+        # unique per process and call: two processes downloading one file never collide
+        part = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
 
         def attempt(timeout: httpx.Timeout, extra: dict[str, str]) -> int | _Failure:
             request = self._build("GET", path, timeout, {**(headers or {}), **extra}, params)
@@ -448,4 +450,10 @@ def _write_body(response: httpx.Response, part: Path) -> int:
             written += len(chunk)
         fh.flush()
         os.fsync(fh.fileno())
+    expected = response.headers.get("content-length")
+    encoded = response.headers.get("content-encoding", "identity") != "identity"
+    if expected is not None and expected.isdigit() and not encoded and written != int(expected):
+        # a body cut short without the connection saying so: retried like a dropped connection
+        msg = f"body of {written} bytes, Content-Length {expected}"
+        raise httpx.RemoteProtocolError(msg, request=response.request)
     return written

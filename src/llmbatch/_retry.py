@@ -117,6 +117,17 @@ class RetryStats:
         for reason, n in dict(d.get("by_reason") or {}).items():
             self.by_reason[reason] = self.by_reason.get(reason, 0) + int(n)
 
+    def since(self, earlier: RetryStats) -> RetryStats:
+        """The counts added after `earlier` (a copy of these counters taken before)."""
+        reasons = {r: n - earlier.by_reason.get(r, 0) for r, n in self.by_reason.items()}
+        return RetryStats(
+            requests=self.requests - earlier.requests,
+            retries=self.retries - earlier.retries,
+            by_reason={r: n for r, n in reasons.items() if n},
+            recovered=self.recovered - earlier.recovered,
+            waited=self.waited - earlier.waited,
+        )
+
     def as_dict(self) -> dict[str, object]:
         """A plain, JSON-ready copy."""
         return {

@@ -6,11 +6,11 @@ answer per row.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from llmbatch import frames
+from llmbatch.manifest import Manifest
 from llmbatch.prepare import build_texts, placeholders, write_shards
 from llmbatch.providers.backend import Backend
 from llmbatch.store import JobFolder
@@ -21,33 +21,32 @@ __all__ = ["add_attempt"]
 
 def add_attempt(
     folder: JobFolder,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     snapshot: Any,
     spec: TaskSpec,
     backend: Backend,
     rows: Sequence[int],
     kinds: Sequence[str],
 ) -> None:
-    """Write the shards of a new attempt for `rows` and record them (not yet sent)."""
-    cols = manifest["columns"]
+    """Write the shards of a new attempt for `rows` and add them to `manifest` (not yet sent).
+
+    Called inside a `JobState.update`, which saves the manifest under the job lock.
+    """
+    cols = manifest.columns
     needed = [cols["text"]] if cols["text"] else placeholders(cols["prompt"])
     frame = frames.to_frame(snapshot)
     columns = {c: frames.column_values(frame, c) for c in needed}
-    texts = build_texts(columns, cols["text"], cols["prompt"], manifest["n_rows"])
-    attempt = len(manifest["attempts"])
-    first = 1 + max(s["index"] for s in manifest["shards"])
+    texts = build_texts(columns, cols["text"], cols["prompt"], manifest.n_rows)
+    attempt = len(manifest.attempts)
+    first = 1 + max(s.index for s in manifest.shards)
     shards = write_shards(
         texts,
         rows,
         spec=spec,
-        tag=manifest["tag"],
+        tag=manifest.tag,
         line=backend.line,
         limits=backend.limits,
         shard_path=folder.shard_path,
         first_index=first,
     )
-    manifest["attempts"].append(
-        {"attempt": attempt, "kinds": list(kinds), "rows": len(rows), "created_at": time.time()}
-    )
-    manifest["shards"] += [s.to_manifest(attempt, folder.path) for s in shards]
-    folder.save(manifest)
+    manifest.add_attempt(list(kinds), len(rows), [s.to_shard(attempt, folder.path) for s in shards])

@@ -41,4 +41,4 @@ def jobs(folder: str | Path | None = None) -> list[BatchHandle]:
             found.append(BatchHandle.open(child))
         except JobFolderError:
             continue
-    return sorted(found, key=lambda h: h._manifest.get("created_at", 0))
+    return sorted(found, key=lambda h: h.created_at)

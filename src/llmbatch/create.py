@@ -19,12 +19,14 @@ import orjson
 
 from llmbatch import __version__, frames
 from llmbatch import schema as schema_mod
-from llmbatch._exceptions import ConfigError, InputError, LLMBatchError
+from llmbatch._exceptions import ConfigError, InputError, LLMBatchError, NameConflictError
 from llmbatch.ids import check_ids
 from llmbatch.job import BatchHandle, make_backend
+from llmbatch.manifest import Attempt, Manifest
 from llmbatch.prepare import Limits, build_texts, check_texts, placeholders, ranges, write_shards
 from llmbatch.providers._config import resolve_provider
-from llmbatch.store import FORMAT_VERSION, JobFolder, default_home
+from llmbatch.state import file_lock
+from llmbatch.store import JobFolder, default_home
 from llmbatch.tasks import DEFAULT_MODELS, OPENAI_ENDPOINTS, TaskSpec, check_params
 
 __all__ = ["JobRequest", "create_job"]
@@ -180,8 +182,7 @@ def _prepare_and_submit(
     try:
         backend = make_backend(config, spec, tag, req.limits)
         hasher = hashlib.blake2b(digest_size=16)
-        identity = [config.name, config.base_url, spec.to_dict()]
-        hasher.update(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS))
+        hasher.update(orjson.dumps(_work(config, spec), option=orjson.OPT_SORT_KEYS))
         hasher.update(orjson.dumps(ids, default=repr))
         skip = set(skipped)
         rows = [i for i in range(len(texts)) if i not in skip]
@@ -189,44 +190,107 @@ def _prepare_and_submit(
             texts, rows, spec=spec, tag=tag, line=backend.line, limits=backend.limits,
             shard_path=temp.shard_path, hasher=hasher,
         )  # fmt: skip
-        name = req.name or f"{spec.kind}-{hasher.hexdigest()[:16]}"
-        final = JobFolder(home / name)
-        if final.exists() and not req.force:
-            shutil.rmtree(temp.path)
-            existing = BatchHandle.open(final.path, provider=config, frame=native)
-            return _submit(existing) if req.submit else existing
-        if final.exists():
-            final = JobFolder(home / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{tag[:4]}")
-        _write_snapshot(native, frame, req, temp)
-        manifest = {
-            "format": FORMAT_VERSION,
-            "llmbatch_version": __version__,
-            "name": final.path.name,
-            "tag": tag,
-            "created_at": time.time(),
-            "provider": config.to_manifest(),
-            "task": spec.to_dict(),
-            "columns": {"id": req.id, "text": req.text, "prompt": req.prompt},
-            "frame_library": frames.library_of(native),
-            "snapshot": "full" if temp.frame_path.exists() else "partial",
+        identity: dict[str, Any] = {
+            "hash": hasher.hexdigest(),
+            "ids": _digest(ids),
+            "texts": _digest(texts),
             "n_rows": len(texts),
-            "skipped": ranges(skipped),
-            "options": {
-                "content_column": req.content_column,
-                "wide": req.wide,
-                "suffix": req.suffix,
-            },
-            "limits": backend.limits.to_dict(),
-            "attempts": [{"attempt": 0, "kinds": None, "rows": len(rows)}],
-            "shards": [s.to_manifest(0, temp.path) for s in shards],
+            "columns": {"id": req.id, "text": req.text, "prompt": req.prompt},
         }
-        temp.save(manifest)
-        temp.path.rename(final.path)
+        name = req.name or f"{spec.kind}-{identity['hash'][:16]}"
+        final = JobFolder(home / name)
+        if final.exists() and not req.force:  # fast path: no snapshot written for nothing
+            shutil.rmtree(temp.path)
+            return _existing(final, config, native, req, spec, identity)
+        _write_snapshot(native, frame, req, temp)
+        manifest = Manifest(
+            name=name,
+            tag=tag,
+            provider=config.to_manifest(),
+            task=spec.to_dict(),
+            n_rows=len(texts),
+            shards=[s.to_shard(0, temp.path) for s in shards],
+            attempts=[Attempt(0, None, len(rows), time.time())],
+            columns={"id": req.id, "text": req.text, "prompt": req.prompt},
+            options={"content_column": req.content_column, "wide": req.wide, "suffix": req.suffix},
+            skipped=ranges(skipped),
+            limits=backend.limits.to_dict(),
+            identity=identity,
+            home=str(home.resolve()),
+            frame_library=frames.library_of(native),
+            snapshot="full" if temp.frame_path.exists() else "partial",
+            created_at=time.time(),
+            llmbatch_version=__version__,
+        )
+        with file_lock(home / ".create.lock"):  # two identical submits: one job, never an OSError
+            if final.exists() and not req.force:
+                shutil.rmtree(temp.path)
+                return _existing(final, config, native, req, spec, identity)
+            if final.exists():
+                final = JobFolder(home / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{tag[:4]}")
+            manifest.name = final.path.name
+            temp.save(manifest.to_dict())
+            temp.path.rename(final.path)
     except BaseException:
         shutil.rmtree(temp.path, ignore_errors=True)
         raise
     handle = BatchHandle(final, manifest, provider=config, frame=native, limits=req.limits)
     return _submit(handle) if req.submit else handle
+
+
+def _work(config: Any, spec: TaskSpec) -> list[Any]:
+    """What, besides the rows, makes two jobs the same work."""
+    return [config.name, config.base_url, spec.to_dict()]
+
+
+def _digest(values: Any) -> str:
+    return hashlib.blake2b(orjson.dumps(values, default=repr), digest_size=16).hexdigest()
+
+
+def _existing(
+    final: JobFolder, config: Any, native: Any, req: JobRequest, spec: TaskSpec, identity: Any
+) -> BatchHandle:
+    """The job already in `final`, if it is the same work; `name=` never hides other work."""
+    existing = BatchHandle.open(final.path, provider=config, frame=native)
+    differences = _differences(existing.manifest, config, spec, identity)
+    if differences:
+        shown = "\n  ".join(differences)
+        msg = (
+            f"job name {final.path.name!r} is taken by a job for other work:\n  {shown}\nHint: "
+            "pass another name=, or force=True to send this work as a new job beside it."
+        )
+        raise NameConflictError(msg, differences)
+    return _submit(existing) if req.submit else existing
+
+
+def _differences(old: Manifest, config: Any, spec: TaskSpec, identity: Any) -> list[str]:
+    """What differs between a recorded job and new work (empty: the same work)."""
+    new_task = spec.to_dict()
+    found = []
+    new_provider = {"name": config.name, "base_url": config.base_url}
+    old_provider = {k: old.provider.get(k) for k in new_provider}
+    if old_provider != new_provider:
+        found.append(f"provider: {_short(old_provider)} → {_short(new_provider)}")
+    for key in sorted(set(old.task) | set(new_task)):
+        if old.task.get(key) != new_task.get(key):
+            found.append(f"{key}: {_short(old.task.get(key))} → {_short(new_task.get(key))}")
+    if old.n_rows != identity["n_rows"]:
+        found.append(f"rows: {old.n_rows:,} → {identity['n_rows']:,}")
+    if old.identity is None:  # a 0.1.0 job: only the provider, task and row count compare
+        return found
+    if old.identity.get("columns") != identity["columns"]:
+        found.append(f"columns: {old.identity.get('columns')} → {identity['columns']}")
+    for part, label in (("ids", "the id values"), ("texts", "the texts")):
+        if old.identity.get(part) != identity[part]:
+            found.append(f"{label} differ ({old.n_rows:,} rows recorded)")
+    if not found and old.identity.get("hash") != identity["hash"]:
+        found.append("the request lines differ")
+    return found
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _submit(handle: BatchHandle) -> BatchHandle:

@@ -1,8 +1,10 @@
 """`BatchHandle`: one persisted job — submit, status, wait, collect, cancel, cleanup, retry.
 
-The job is the only place that sequences steps. Its manifest is saved before every remote call
-that creates something (the backends call `save()`), after every poll, and after every
-download, so a job killed at any point is resumed by `llmbatch.load(path)` without paying twice.
+The job is the only place that sequences steps. It never saves a copy of the state it holds:
+its view is re-read from the job folder at every public call, every change is a transaction
+on a fresh read under the job lock (`state`), and every remote step on a shard is claimed
+(`lifecycle`). A job may therefore be opened from several processes at once (a notebook and a
+terminal, two cron runs): they share the work and never pay twice.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,10 +24,13 @@ from llmbatch import frames
 from llmbatch._exceptions import BatchFailedError, InputError, JobNotReady
 from llmbatch._retry import RetryStats
 from llmbatch.attempts import add_attempt
+from llmbatch.claims import Claims
 from llmbatch.ids import row_of
+from llmbatch.lifecycle import Lifecycle
+from llmbatch.manifest import Manifest, Shard
 from llmbatch.prepare import Limits, unranges
 from llmbatch.providers._config import Anthropic, OpenAI, provider_from_manifest
-from llmbatch.providers.backend import TERMINAL, Backend
+from llmbatch.providers.backend import Backend
 from llmbatch.results import (
     ERROR_KINDS,
     Outcome,
@@ -34,6 +39,7 @@ from llmbatch.results import (
     paused_gc,
     read_reply,
 )
+from llmbatch.state import JobState
 from llmbatch.status import JobStatus, ShardStatus
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
@@ -41,7 +47,6 @@ from llmbatch.tasks import TaskSpec
 __all__ = ["BatchHandle", "make_backend"]
 
 log = logging.getLogger("llmbatch")
-UNSENT = {"written", "uploading", "uploaded", "creating"}
 
 
 def make_backend(
@@ -66,11 +71,14 @@ def make_backend(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _remote(method: F) -> F:
-    """Close the HTTP client when the outermost public call returns (no leaked sockets)."""
+def _public(method: F) -> F:
+    """Re-read the job's state when the outermost public call starts (another process may have
+    changed it); close the HTTP client, saving its counters, when it returns."""
 
     @functools.wraps(method)
     def wrapper(self: BatchHandle, *args: Any, **kwargs: Any) -> Any:
+        if self._depth == 0:
+            self._refresh()
         self._depth += 1
         try:
             return method(self, *args, **kwargs)
@@ -82,15 +90,11 @@ def _remote(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _finished(shard: dict[str, Any]) -> bool:
-    """Downloaded, failed at the provider, or cancelled before it was ever sent."""
-    status = shard.get("status")
-    unsent_cancel = status == "cancelled" and shard.get("state") in UNSENT
-    return shard.get("state") == "downloaded" or status == "failed" or unsent_cancel
-
-
 class BatchHandle:
     """A job that lives in a folder; reopen it anywhere with `llmbatch.load(path)`.
+
+    Several handles and processes may hold the same job at once; each public call works on the
+    state as it is on disk at that moment.
 
     Example:
         >>> job = df.llmbatch.classify(["pos", "neg"], text="body", id="doc_id")
@@ -100,21 +104,24 @@ class BatchHandle:
     def __init__(
         self,
         folder: JobFolder,
-        manifest: dict[str, Any],
+        manifest: Manifest | dict[str, Any],
         *,
         provider: OpenAI | Anthropic | None = None,
         frame: Any = None,
         limits: Limits | None = None,
     ) -> None:
         self._folder = folder
-        self._manifest = manifest
-        self._config = provider or provider_from_manifest(manifest["provider"])
+        self._m = manifest if isinstance(manifest, Manifest) else Manifest.from_dict(manifest)
+        self._state = JobState(folder, on_save=self._add_http_counts)
+        self._config = provider or provider_from_manifest(self._m.provider)
         self._frame = frame
         self._depth = 0
         self._resubmit_quota = True
-        self._http_before = dict(manifest.get("http") or {})
-        self.spec = TaskSpec.from_dict(manifest["task"])
-        self._backend = make_backend(self._config, self.spec, manifest["tag"], limits)
+        self._flushed = RetryStats()
+        self.spec = TaskSpec.from_dict(self._m.task)
+        self._backend = make_backend(self._config, self.spec, self._m.tag, limits)
+        home = Path(self._m.home) if self._m.home else folder.path.parent
+        self._life = Lifecycle(self._state, self._backend, Claims(home), self._m.tag)
 
     @classmethod
     def open(
@@ -122,8 +129,8 @@ class BatchHandle:
     ) -> BatchHandle:
         """Reopen a job folder (no code from it is ever executed)."""
         folder = JobFolder(path)
-        manifest = folder.load()
-        saved = manifest.get("limits")
+        manifest = JobState(folder).read()
+        saved = manifest.limits
         limits = None
         if saved:  # the limits the job was sharded with (retry_failed shards by them too)
             limits = Limits(
@@ -131,10 +138,14 @@ class BatchHandle:
             )
         return cls(folder, manifest, provider=provider, frame=frame, limits=limits)
 
+    def _refresh(self) -> Manifest:
+        self._m = self._state.read()
+        return self._m
+
     # -- identity -------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return str(self._manifest["name"])
+        return self._m.name
 
     @property
     def path(self) -> Path:
@@ -146,58 +157,78 @@ class BatchHandle:
 
     @property
     def n_rows(self) -> int:
-        return int(self._manifest["n_rows"])
+        return self._m.n_rows
+
+    @property
+    def created_at(self) -> float:
+        return self._m.created_at
+
+    @property
+    def manifest(self) -> Manifest:
+        """The job's state as of the last public call (a copy to read; changes are not saved)."""
+        return self._m
 
     @property
     def shards(self) -> list[dict[str, Any]]:
-        return list(self._manifest["shards"])
+        """Each shard's manifest entry as a dict (as of the last public call)."""
+        return [s.to_dict() for s in self._m.shards]
 
     def __repr__(self) -> str:
         return (
             f"<BatchHandle {self.name}: {self.spec.kind} with {self.spec.model} via "
-            f"{self._config.name}, {self.n_rows:,} rows in {len(self.shards)} shard(s) at "
+            f"{self._config.name}, {self.n_rows:,} rows in {len(self._m.shards)} shard(s) at "
             f"{str(self.path)!r}>"
         )
 
     def _repr_html_(self) -> str:
         return self.status(refresh=False)._repr_html_()
 
-    def _save(self) -> None:
-        """Write the manifest, with the HTTP counters so far (a killed process keeps them)."""
+    def _add_http_counts(self, manifest: Manifest) -> None:
+        """Add this process's HTTP counters since the last save to the job's totals."""
         live = self._backend.live_stats()
-        if live.requests:
-            totals = RetryStats()
-            totals.merge(self._http_before)
-            totals.merge(live)
-            self._manifest["http"] = totals.as_dict()
-        self._folder.save(self._manifest)
+        delta = live.since(self._flushed)
+        if not delta.requests and not delta.retries:
+            return
+        totals = RetryStats()
+        totals.merge(manifest.http or {})
+        totals.merge(delta)
+        manifest.http = totals.as_dict()
+        self._flushed = live
 
     def _close_session(self) -> None:
         """Close the HTTP client, recording its counters in the manifest."""
-        if self._backend.live_stats().requests and self._folder.exists():
-            self._save()
+        unsaved = self._backend.live_stats().requests > self._flushed.requests
+        if unsaved and self._folder.exists():
+            self._m, _ = self._state.update(lambda m: None)
         self._backend.close()
+        self._flushed = self._backend.live_stats()
 
     @property
     def http_stats(self) -> dict[str, Any]:
         """HTTP counters over the job's whole life: requests, retries (by reason), recovered."""
-        return dict(self._manifest.get("http") or RetryStats().as_dict())
+        return dict(self._m.http or RetryStats().as_dict())
 
     # -- submit ---------------------------------------------------------------------------
-    def _claimed(self) -> set[str]:
-        return {s["batch_id"] for s in self._manifest["shards"] if s.get("batch_id")}
-
-    @_remote
+    @_public
     def submit(self) -> BatchHandle:
-        """Send every shard not yet sent, one after another (resumes a crashed submission)."""
-        todo = [s for s in self._manifest["shards"] if s.get("state") in UNSENT]
+        """Send every shard not yet sent (resumes a crashed submission).
+
+        Shards another process is sending are skipped at first and waited for at the end, so
+        two processes share the work and each shard is sent once.
+        """
+        todo = [s.index for s in self._m.shards if s.to_send and s.status != "waiting_for_quota"]
         bar = tqdm(total=len(todo), desc="submitting", unit="shard", delay=1.0, leave=False)
         try:
-            for shard in todo:
-                self._backend.submit(shard, self._folder, self._save, self._claimed())
+            busy = []
+            for index in todo:
+                if not self._life.send(index, blocking=False):
+                    busy.append(index)
                 bar.update(1)
+            for index in busy:
+                self._life.send(index)
         finally:
             bar.close()
+        self._refresh()
         return self
 
     # -- status ---------------------------------------------------------------------------
@@ -206,60 +237,31 @@ class BatchHandle:
         unsent (a crashed submission) and one shard waiting for quota. status() never sends."""
         if resubmit:
             self.submit()
-        for shard in self._manifest["shards"]:
-            if shard.get("state") != "submitted":
-                continue
-            if shard.get("status") not in TERMINAL:
-                self._backend.refresh(shard)
-            if shard.get("status") in TERMINAL:
-                self._on_ended(shard)
-            self._save()
+        for shard in self._m.shards:
+            if shard.running:
+                self._life.poll(shard.index)
+        for shard in self._refresh().shards:
+            if shard.needs_download:
+                self._life.fetch(shard.index)
         if resubmit and self._resubmit_quota:
             self._resubmit_one()
-
-    def _on_ended(self, shard: dict[str, Any]) -> None:
-        if self._backend.quota_failure(shard):  # type: ignore[attr-defined]
-            shard.setdefault("previous_batches", []).append(shard["batch_id"])
-            shard.update(batch_id=None, state="uploaded", status="waiting_for_quota")
-            shard.pop("creating_at", None)
-            shard["generation"] = shard.get("generation", 0) + 1
-            log.info("shard %s waits for the enqueued-token quota", shard["index"])
-        elif shard.get("status") != "failed":
-            self._backend.download(shard, self._folder)
+        self._refresh()
 
     def _resubmit_one(self) -> None:
-        shards = self._manifest["shards"]
-        running = [
-            s for s in shards if s.get("state") == "submitted" and s["status"] not in TERMINAL
-        ]
-        waiting = [s for s in shards if s.get("status") == "waiting_for_quota"]
+        shards = self._refresh().shards
+        running = any(s.running for s in shards)
+        waiting = [s for s in shards if s.to_send and s.status == "waiting_for_quota"]
         if waiting and not running:
-            self._backend.submit(waiting[0], self._folder, self._save, self._claimed())
+            self._life.send(waiting[0].index, quota=True)
 
-    @_remote
+    @_public
     def status(self, *, refresh: bool = True) -> JobStatus:
         """The job's normalised status (asks the provider unless `refresh=False`)."""
         if refresh:
             self._poll(resubmit=False)
-        shards = [
-            ShardStatus(
-                index=s["index"],
-                attempt=s.get("attempt", 0),
-                status=s.get("status", "pending"),
-                raw_status=s.get("raw_status"),
-                batch_id=s.get("batch_id"),
-                total=(s.get("counts") or {}).get("total") or s["n"],
-                completed=(s.get("counts") or {}).get("completed", 0),
-                failed=(s.get("counts") or {}).get("failed", 0),
-                errors=list(s.get("errors") or []),
-            )
-            for s in self._manifest["shards"]
-        ]
-        manifest_shards = self._manifest["shards"]
-        unsent = any(
-            s.get("state") in UNSENT and s.get("status") == "pending" for s in manifest_shards
-        )
-        ended = all(_finished(s) for s in manifest_shards)
+        shards = [_shard_status(s) for s in self._m.shards]
+        unsent = any(s.to_send and s.status == "pending" for s in self._m.shards)
+        ended = all(s.finished for s in self._m.shards)
         state = "ended" if ended else ("pending" if unsent else "running")
         return JobStatus(
             name=self.name,
@@ -273,19 +275,18 @@ class BatchHandle:
         )
 
     def _raise_failed(self) -> None:
-        for shard in self._manifest["shards"]:
-            if shard.get("status") == "failed":
-                errors = shard.get("errors") or []
-                shown = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:5])
+        for shard in self._m.shards:
+            if shard.status == "failed":
+                shown = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in shard.errors[:5])
                 msg = (
-                    f"shard {shard['index']} (batch {shard.get('batch_id')}) failed at the "
+                    f"shard {shard.index} (batch {shard.batch_id}) failed at the "
                     f"provider: {shown or 'no details'}\nHint: fix the cause, then submit the "
                     "job again with force=True; collect(partial=True) returns the other shards."
                 )
-                raise BatchFailedError(msg, shard=shard["index"], errors=errors)
+                raise BatchFailedError(msg, shard=shard.index, errors=shard.errors)
 
     # -- wait / collect -------------------------------------------------------------------
-    @_remote
+    @_public
     def wait(
         self,
         poll_interval: float = 30.0,
@@ -297,6 +298,7 @@ class BatchHandle:
         """Poll until every shard has ended, then return `collect()`.
 
         Ctrl-C stops waiting and leaves the job intact: `llmbatch.load(path).wait()` goes on.
+        Another process may wait on the same job at the same time.
         """
         self._resubmit_quota = resubmit_on_quota
         start = time.monotonic()
@@ -313,7 +315,7 @@ class BatchHandle:
                     break
                 if timeout is not None and time.monotonic() - start > timeout:
                     raise JobNotReady(f"job {self.name} not done after {timeout} s\n{st}", st)
-                time.sleep(poll_interval)
+                time.sleep(poll_interval)  # no lock is held while sleeping
         except KeyboardInterrupt as exc:
             if hasattr(exc, "add_note"):
                 path = str(self.path)
@@ -323,40 +325,56 @@ class BatchHandle:
             bar.close()
         return self.collect()
 
+    @_public
+    def refresh_results(self) -> BatchHandle:
+        """Download every ended shard's results again, checked like the first time.
+
+        For results you suspect (a file damaged on disk, say); the new files replace the old
+        ones only once they pass the checks. Shards cleaned up remotely are skipped.
+        """
+        self._poll(resubmit=False)
+        for shard in self._m.shards:
+            if shard.state == "downloaded":
+                self._life.fetch(shard.index, again=True)
+            elif shard.state == "cleaned" and shard.collected:
+                log.warning("shard %s was cleaned up remotely; its results stay", shard.index)
+        self._refresh()
+        return self
+
     def outcomes(self, *, partial: bool = False) -> Outcomes:
         """Every row's outcome over all attempts (read from the downloaded results)."""
-        out = Outcomes(self.n_rows)
-        out.not_sent(unranges(self._manifest.get("skipped") or []), "empty text, not sent")
-        tag = self._manifest["tag"]
-        for shard in sorted(
-            self._manifest["shards"], key=lambda s: (s.get("attempt", 0), s["index"])
-        ):
-            rows = list(unranges(shard["rows"]))
-            if shard.get("state") != "downloaded":
-                if shard.get("status") == "cancelled" and shard.get("state") in UNSENT:
+        return self._outcomes(self._m, partial=partial)
+
+    def _outcomes(self, manifest: Manifest, *, partial: bool = False) -> Outcomes:
+        out = Outcomes(manifest.n_rows)
+        out.not_sent(unranges(manifest.skipped), "empty text, not sent")
+        tag = manifest.tag
+        for shard in sorted(manifest.shards, key=lambda s: (s.attempt, s.index)):
+            rows = list(unranges(shard.rows))
+            if not shard.collected:
+                if shard.cancelled and shard.unsent:
                     out.record_many(
                         rows, Outcome(kind="canceled", message="cancelled before it was sent")
                     )
                 elif partial:
-                    out.record_many(
-                        rows,
-                        Outcome(kind="missing", message=f"shard {shard['index']} not finished"),
-                    )
+                    message = f"shard {shard.index} not finished"
+                    out.record_many(rows, Outcome(kind="missing", message=message))
                 continue
             out.expect(rows)
-            for custom_id, kind, payload, message in self._backend.read(shard, self._folder):
+            for custom_id, kind, payload, error in self._backend.read(shard, self._folder):
                 row = row_of(custom_id, tag)
-                if row is None or row >= self.n_rows:
+                if row is None or row >= manifest.n_rows:
                     continue
                 if kind == "succeeded" and payload is not None:
                     out.record(row, read_reply(self._reply, payload))
                 else:
-                    out.record(row, Outcome(kind=kind, message=message))  # type: ignore[arg-type]
+                    out.record(row, Outcome(kind=kind, message=error))  # type: ignore[arg-type]
         return out
 
     def _reply(self, payload: dict[str, Any]) -> Any:
         return self._backend.reply(self.spec.endpoint, payload)
 
+    @_public
     def collect(self, frame: Any = None, partial: bool = False) -> Any:
         """The frame with the answer columns (same library, row order and pandas index).
 
@@ -370,8 +388,8 @@ class BatchHandle:
             self._raise_failed()
         with paused_gc():
             outcomes = self.outcomes(partial=partial)
-            table = answer_table(self.spec, outcomes, self._manifest["options"])
-        suffix = self._manifest["options"].get("suffix") or ""
+            table = answer_table(self.spec, outcomes, self._m.options)
+        suffix = self._m.options.get("suffix") or ""
         if suffix:
             table = table.rename_columns([c + suffix for c in table.column_names])
         return self._merge(table, frame, suffix)
@@ -379,7 +397,7 @@ class BatchHandle:
     def _merge(self, table: pa.Table, frame: Any, suffix: str) -> Any:
         if frame is None:
             return frames.attach_columns(self._own_frame(), table)
-        id_col = self._manifest["columns"]["id"]
+        id_col = self._m.columns["id"]
         target = frames.to_frame(frame)
         if id_col is None:
             if len(target) != self.n_rows:
@@ -409,13 +427,13 @@ class BatchHandle:
         for name in ("frame.parquet", "frame.partial.parquet"):
             path = self._folder.path / name
             if path.exists():
-                return frames.read_snapshot(path, self._manifest["frame_library"])
+                return frames.read_snapshot(path, self._m.frame_library)
         raise InputError(f"job {self.name} has no frame snapshot\nHint: pass collect(frame=df).")
 
     def _own_frame(self) -> Any:
         if self._frame is not None:
             return frames.to_native_frame(self._frame)
-        if self._manifest.get("snapshot") != "full":
+        if self._m.snapshot != "full":
             msg = (
                 f"job {self.name} could store only its id/text columns (some columns were not "
                 "parquet-compatible)\nHint: pass the original frame: collect(frame=df)."
@@ -425,24 +443,21 @@ class BatchHandle:
         return self._frame
 
     # -- cancel / cleanup / save / retry ---------------------------------------------------
-    @_remote
+    @_public
     def cancel(self) -> JobStatus:
         """Cancel running shards and never send unsent ones; partial results stay collectable.
 
-        A shard caught between upload and create (a crashed submission) is looked up first:
-        a batch that was created after all is cancelled, an uploaded file is deleted.
+        A shard another process is sending is waited for, then cancelled. A shard caught
+        between upload and create (a crashed submission) is looked up first: a batch that was
+        created after all is cancelled, an uploaded file is deleted.
         """
-        for shard in self._manifest["shards"]:
-            unsent = shard.get("state") in UNSENT
-            if unsent and not self._backend.adopt(shard, self._claimed()):
-                self._backend.discard(shard)
-                shard.update(state="written", status="cancelled")
-            if shard.get("state") == "submitted" and shard.get("status") not in TERMINAL:
-                self._backend.cancel(shard)
-            self._save()
+        for shard in self._m.shards:
+            if shard.to_send or shard.running:
+                self._life.cancel(shard.index)
+        self._refresh()
         return self.status(refresh=False)
 
-    @_remote
+    @_public
     def cleanup(self) -> list[str]:
         """Delete the job's remote objects (OpenAI files; Anthropic ended batches).
 
@@ -452,45 +467,78 @@ class BatchHandle:
         if not st.done:
             raise JobNotReady(f"job {self.name} is still running\nHint: cancel() it first.", st)
         deleted: list[str] = []
-        for shard in self._manifest["shards"]:
-            if not shard.get("cleaned"):
-                deleted += self._backend.cleanup(shard)
-                shard["cleaned"] = True
-                self._save()
+        for shard in self._m.shards:
+            deleted += self._life.clean(shard.index)
+        self._refresh()
         return deleted
 
     def save(self, path: str | Path) -> BatchHandle:
         """Move the job folder to `path` (returns self, now living there)."""
         dest = Path(path)
         if dest.resolve() != self.path.resolve():
-            self._folder.move_to(dest)
+            with self._state.lock:
+                self._folder.move_to(dest)
         return self
 
-    @_remote
+    @_public
     def retry_failed(
         self, kinds: tuple[str, ...] = ("errored", "expired", "canceled", "invalid_output")
     ) -> BatchHandle:
-        """Send again only the rows that failed with one of `kinds`, as a new attempt."""
+        """Send again only the rows that failed with one of `kinds`, as a new attempt.
+
+        Rows already being retried (by this or another process) are not sent again, so calling
+        it twice sends each failed row once.
+        """
         unknown = sorted(set(kinds) - set(ERROR_KINDS))
         if unknown:
             raise InputError(
                 f"unknown error kinds {unknown}\nHint: choose from {list(ERROR_KINDS)}."
             )
         st = self.status()
-        if not st.done:
+        if any(not s.finished for s in self._m.shards if s.attempt == 0):
             raise JobNotReady(f"job {self.name} has not ended yet\nHint: wait() first.", st)
-        outcomes = self.outcomes()
-        answer_table(self.spec, outcomes, self._manifest["options"])  # marks invalid_output rows
-        rows = outcomes.failed_rows(kinds)
+        snapshot = self._snapshot()
+        self._m, rows = self._state.update(lambda m: self._add_retry(m, snapshot, kinds))
         if rows:
-            add_attempt(
-                self._folder,
-                self._manifest,
-                self._snapshot(),
-                self.spec,
-                self._backend,
-                rows,
-                kinds,
-            )
             self.submit()
+        else:
+            log.info("job %s: no failed rows of kinds %s to send", self.name, list(kinds))
         return self
+
+    def _add_retry(self, manifest: Manifest, snapshot: Any, kinds: Sequence[str]) -> list[int]:
+        """Under the job lock: the failed rows not already in flight, as a new attempt."""
+        in_flight = {r for s in manifest.shards if not s.finished for r in unranges(s.rows)}
+        outcomes = self._outcomes(manifest)
+        answer_table(self.spec, outcomes, manifest.options)  # marks invalid_output rows
+        rows = [r for r in outcomes.failed_rows(kinds) if r not in in_flight]
+        if rows:
+            add_attempt(self._folder, manifest, snapshot, self.spec, self._backend, rows, kinds)
+        return rows
+
+
+def _shard_status(s: Shard) -> ShardStatus:
+    return ShardStatus(
+        index=s.index,
+        attempt=s.attempt,
+        status=s.status,
+        raw_status=s.raw_status,
+        batch_id=s.batch_id,
+        total=s.counts.get("total") or s.n,
+        completed=s.counts.get("completed", 0),
+        failed=s.counts.get("failed", 0),
+        errors=list(s.errors),
+        note=_note(s),
+    )
+
+
+def _note(s: Shard) -> str | None:
+    """What the user should know about a shard beyond its status."""
+    released = [e for e in s.events if e.get("event") == "released_foreign_batch"]
+    if released and s.unsent:
+        return (
+            f"batch {released[-1].get('batch_id')} (adopted after a lost create) held another "
+            "job's rows; released, the shard is sent again"
+        )
+    if released:
+        return f"sent again after releasing another job's batch {released[-1].get('batch_id')}"
+    return s.note

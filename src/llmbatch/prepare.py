@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from llmbatch._exceptions import InputError
 from llmbatch.ids import shown, wire_id
+from llmbatch.manifest import Shard
 from llmbatch.tasks import body_template, render
 
 __all__ = ["Limits", "PreparedShard", "build_texts", "ranges", "unranges", "write_shards"]
@@ -50,19 +51,17 @@ class PreparedShard:
     bytes: int = 0
     sha256: str = ""
 
-    def to_manifest(self, attempt: int, root: Path) -> dict[str, Any]:
+    def to_shard(self, attempt: int, root: Path) -> Shard:
         """The shard's manifest entry: written locally, not yet sent."""
-        return {
-            "index": self.index,
-            "attempt": attempt,
-            "path": str(self.path.relative_to(root)),
-            "rows": ranges(self.rows),
-            "n": len(self.rows),
-            "bytes": self.bytes,
-            "sha256": self.sha256,
-            "state": "written",
-            "status": "pending",
-        }
+        return Shard(
+            index=self.index,
+            attempt=attempt,
+            path=str(self.path.relative_to(root)),
+            rows=ranges(self.rows),
+            n=len(self.rows),
+            bytes=self.bytes,
+            sha256=self.sha256,
+        )
 
 
 def ranges(rows: Sequence[int]) -> list[list[int]]:
@@ -168,7 +167,7 @@ def write_shards(
                 current.path.chmod(0o600)
                 digest = hashlib.sha256()
             fh.write(data + b"\n")
-            digest.update(data)
+            digest.update(data + b"\n")  # the file's exact bytes, checked before upload
             if hasher is not None:
                 hasher.update(str(row).encode() + b"\x00" + body + b"\n")
             current.rows.append(row)

@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from llmbatch.providers.backend import TERMINAL
+from llmbatch.manifest import TERMINAL
 
 __all__ = ["JobStatus", "ShardStatus"]
 
@@ -26,6 +26,7 @@ class ShardStatus:
     completed: int
     failed: int
     errors: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None  # e.g. a released foreign batch, a completion not yet trusted
 
     @property
     def done(self) -> bool:
@@ -73,6 +74,9 @@ class JobStatus:
         )
         if self.waiting_for_quota:
             line += "\n  waiting for the provider's enqueued-token quota to free up"
+        for s in self.shards:
+            if s.note:
+                line += f"\n  shard {s.index}: {s.note}"
         return line
 
     def __repr__(self) -> str:

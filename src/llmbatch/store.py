@@ -3,6 +3,7 @@
 ```
 <job folder>/
   job.json            manifest (format version, provider name + base URL, task, shards) — no key
+  job.lock, locks/    the job lock and the shard claims (see `state`)
   frame.parquet       the input frame as submitted
   requests/NNNN.jsonl the shards as sent
   results/NNNN.jsonl  raw provider output (OpenAI errors in results/NNNN.errors.jsonl)
@@ -24,9 +25,10 @@ import orjson
 
 from llmbatch._exceptions import JobFolderError
 
-__all__ = ["FORMAT_VERSION", "JobFolder", "default_home", "write_atomic"]
+__all__ = ["FORMAT_VERSION", "JobFolder", "default_home", "make_dir", "write_atomic"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 = llmbatch 0.1.0, still read (migrated by `manifest`)
+_READABLE = (1, 2)
 MANIFEST = "job.json"
 _REQUIRED = ("format", "name", "tag", "provider", "task", "shards", "n_rows")
 
@@ -51,7 +53,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _mkdir(path: Path) -> None:
+def make_dir(path: Path) -> None:
+    """Create `path` (and parents) as 0700."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.chmod(0o700)
 
@@ -68,11 +71,11 @@ class JobFolder:
     @classmethod
     def new_temp(cls, home: Path) -> JobFolder:
         """A fresh hidden folder under `home`, renamed to the job's name once it is known."""
-        _mkdir(home)
+        make_dir(home)
         folder = cls(tempfile.mkdtemp(dir=home, prefix=".new-"))
         folder.path.chmod(0o700)
-        _mkdir(folder.requests_dir)
-        _mkdir(folder.results_dir)
+        make_dir(folder.requests_dir)
+        make_dir(folder.results_dir)
         return folder
 
     @property
@@ -148,7 +151,7 @@ def check_manifest(manifest: Any, where: Path) -> None:
         )
         raise JobFolderError(msg)
     missing = [k for k in _REQUIRED if k not in manifest]
-    if missing or version != FORMAT_VERSION:
+    if missing or version not in _READABLE:
         msg = (
             f"{str(where)!r} is damaged or not an llmbatch manifest (missing {missing or 'format'})"
             "\nHint: restore it from a backup; the remote batches can still be listed."

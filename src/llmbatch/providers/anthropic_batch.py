@@ -2,8 +2,9 @@
 
 Exactly-once: Anthropic batches carry no metadata, so a batch whose create answer was lost
 (crash, dropped connection) is found by listing the batches created since the shard's
-`creating_at` and matching the request count; the wire custom_ids carry the job tag, so a
-wrongly adopted batch could never put a foreign answer on a row (its lines would not map).
+`creating_at` and matching the request count, skipping every batch a job under the same home
+has recorded (`claims`). That match is a guess: when the adopted batch ends, its custom_ids
+must carry this job's tag, or the job releases it and sends the shard again (`lifecycle`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from llmbatch._exceptions import NotFoundError
+from llmbatch.manifest import Observation, Shard
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import Anthropic
-from llmbatch.providers.backend import RemoteBackend, ResultLine, Save, now
+from llmbatch.providers.backend import Created, Dest, RemoteBackend, ResultLine, now
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply, reply_from_anthropic
 
@@ -57,6 +60,7 @@ class AnthropicBackend(RemoteBackend):
     """Batch mechanics for the Anthropic Message Batches API."""
 
     name = "anthropic"
+    uploads = False  # the requests travel inline in the create call
 
     def __init__(self, config: Anthropic, *, tag: str, limits: Limits) -> None:
         super().__init__(config)
@@ -66,75 +70,65 @@ class AnthropicBackend(RemoteBackend):
     def line(self, custom_id: str, body: bytes) -> bytes:
         return b'{"custom_id":"' + custom_id.encode() + b'","params":' + body + b"}"
 
-    def submit(
-        self, shard: dict[str, Any], folder: JobFolder, save: Save, claimed: set[str]
-    ) -> None:
-        if shard.get("batch_id"):
-            return
-        resuming = shard.get("state") == "creating"
-        shard["state"] = "creating"
-        shard.setdefault("creating_at", now())
-        save()
+    def upload(self, shard: Shard, folder: JobFolder, *, resuming: bool) -> str:
+        raise NotImplementedError("Anthropic batches carry their requests inline")
+
+    def create(
+        self, shard: Shard, folder: JobFolder, claimed: set[str], *, resuming: bool
+    ) -> Created:
+        found: list[dict[str, Any]] = []
 
         def recover() -> dict[str, Any] | None:
-            return self._find_batch(shard, claimed)
+            batch = self._find_batch(shard, claimed)
+            if batch is not None:
+                found.append(batch)
+            return batch
 
         batch = recover() if resuming else None
         if batch is None:
-            batch = self.client.create_batch(folder.path / shard["path"], recover=recover)
-        shard["batch_id"] = batch["id"]
-        shard["state"] = "submitted"
-        self._apply(shard, batch)
-        save()
+            batch = self.client.create_batch(folder.path / shard.path, recover=recover)
+        return Created(str(batch["id"]), _observation(batch), adopted=bool(found))
 
-    def adopt(self, shard: dict[str, Any], claimed: set[str]) -> bool:
-        if shard.get("state") != "creating":
-            return False
+    def find(self, shard: Shard, claimed: set[str]) -> Created | None:
         batch = self._find_batch(shard, claimed)
-        if batch is not None:
-            shard.update(batch_id=batch["id"], state="submitted")
-            self._apply(shard, batch)
-        return batch is not None
+        return None if batch is None else Created(batch["id"], _observation(batch), True)
 
-    def discard(self, shard: dict[str, Any]) -> None:
+    def discard(self, shard: Shard) -> None:
         return None  # nothing is uploaded before the create
 
-    def _find_batch(self, shard: dict[str, Any], claimed: set[str]) -> dict[str, Any] | None:
-        since = shard["creating_at"] - _SLACK
+    def _find_batch(self, shard: Shard, claimed: set[str]) -> dict[str, Any] | None:
+        """The newest unclaimed batch created since the shard's create began, of its size.
+
+        Anthropic batches carry no metadata, so this is a guess; it is proven (or released)
+        when the batch ends and its custom_ids show whose rows it holds.
+        """
+        since = (shard.creating_at or now()) - _SLACK
         for batch in self.client.iter_batches(limit=100):
             if _epoch(batch.get("created_at")) < since:
                 return None
             total = sum((batch.get("request_counts") or {}).values())
-            if total == shard["n"] and batch["id"] not in claimed:
+            if total == shard.n and batch["id"] not in claimed:
                 return batch
         return None
 
-    def refresh(self, shard: dict[str, Any]) -> None:
-        self._apply(shard, self.client.retrieve_batch(shard["batch_id"]))
+    def observe(self, batch_id: str) -> Observation:
+        return _observation(self.client.retrieve_batch(batch_id))
 
-    def _apply(self, shard: dict[str, Any], batch: dict[str, Any]) -> None:
-        counts = batch.get("request_counts") or {}
-        shard["raw_status"] = batch.get("processing_status")
-        shard["status"] = _normalise(batch)
-        failed = sum(counts.get(k) or 0 for k in ("errored", "canceled", "expired"))
-        shard["counts"] = {
-            "total": sum(v or 0 for v in counts.values()),
-            "completed": counts.get("succeeded") or 0,
-            "failed": failed,
-        }
-        shard["errors"] = []
-
-    def quota_failure(self, shard: dict[str, Any]) -> bool:
+    def quota_failure(self, shard: Shard) -> bool:
         return False  # Anthropic refuses a create over quota with a 429 instead
 
-    def download(self, shard: dict[str, Any], folder: JobFolder) -> None:
-        dest = folder.result_path(shard["index"])
-        self.client.download_results(shard["batch_id"], dest)
-        shard["results"] = [str(dest.relative_to(folder.path))]
-        shard["state"] = "downloaded"
+    def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
+        assert shard.batch_id is not None
+        path = dest("output")
+        self.client.download_results(shard.batch_id, path)
+        return [("output", path)]
 
-    def read(self, shard: dict[str, Any], folder: JobFolder) -> Iterator[ResultLine]:
-        for rel in shard.get("results") or []:
+    def is_answer(self, file_kind: str, line: dict[str, Any]) -> bool:
+        result = line.get("result")
+        return isinstance(result, dict) and result.get("type") == "succeeded"
+
+    def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
+        for rel in shard.results:
             with (folder.path / rel).open("rb") as fh:
                 for raw in fh:
                     if raw.strip():
@@ -143,16 +137,30 @@ class AnthropicBackend(RemoteBackend):
     def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
         return reply_from_anthropic(payload)
 
-    def cancel(self, shard: dict[str, Any]) -> None:
-        self._apply(shard, self.client.cancel_batch(shard["batch_id"]))
+    def cancel(self, batch_id: str) -> Observation:
+        return _observation(self.client.cancel_batch(batch_id))
 
-    def cleanup(self, shard: dict[str, Any]) -> list[str]:
-        batch_id = shard.get("batch_id")
-        if not batch_id or shard.get("status") not in {"completed", "expired", "cancelled"}:
+    def cleanup(self, shard: Shard) -> list[str]:
+        batch_id = shard.batch_id
+        if not batch_id or shard.status not in {"completed", "expired", "cancelled"}:
             return []
         with contextlib.suppress(NotFoundError):
             self.client.delete_batch(batch_id)
         return [batch_id]
+
+
+def _observation(batch: dict[str, Any]) -> Observation:
+    counts = batch.get("request_counts") or {}
+    failed = sum(counts.get(k) or 0 for k in ("errored", "canceled", "expired"))
+    return Observation(
+        status=_normalise(batch),
+        raw_status=batch.get("processing_status"),
+        counts={
+            "total": sum(v or 0 for v in counts.values()),
+            "completed": counts.get("succeeded") or 0,
+            "failed": failed,
+        },
+    )
 
 
 def parse_result_line(line: dict[str, Any]) -> ResultLine:

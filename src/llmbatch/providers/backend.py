@@ -1,44 +1,39 @@
-"""What the job needs from a provider, shard by shard: submit, refresh, download, read, cancel.
+"""What the job needs from a provider, shard by shard: upload, create, observe, download, read.
 
-A shard is a plain dict stored in the manifest. A backend mutates it and calls `save()` before
-every remote call that creates something, so a crash at any point can be resumed by looking the
-object up instead of creating it again (never paying twice).
+A backend knows its provider's wire format and calls; it never writes the job's state. Each
+method reads the shard it is given and returns what happened (a file id, a batch id and an
+`Observation`, downloaded paths); `lifecycle` records that through `manifest`'s transitions,
+saving before every remote call that creates something, so a crash at any point is resumed by
+looking the object up instead of creating it again (never paying twice).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 from llmbatch._retry import RetryStats
+from llmbatch.manifest import TERMINAL, Observation, Shard
 from llmbatch.prepare import Limits
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply
 
-__all__ = ["TERMINAL", "Backend", "RemoteBackend", "ResultLine", "ShardState", "Status", "now"]
-
-Status = Literal[
-    "pending",
-    "validating",
-    "in_progress",
-    "finalizing",
-    "cancelling",
-    "completed",
-    "failed",
-    "expired",
-    "cancelled",
-    "waiting_for_quota",
-]
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "expired", "cancelled"})
-
-# A shard's local progress, in order; the job resumes from whichever was saved last.
-ShardState = Literal["written", "uploading", "uploaded", "creating", "submitted", "downloaded"]
+__all__ = ["TERMINAL", "Backend", "Created", "RemoteBackend", "ResultLine", "now"]
 
 # (custom_id, kind, payload, error message): kind is succeeded / errored / canceled / expired
 ResultLine = tuple[str, str, "dict[str, Any] | None", "str | None"]
+Dest = Callable[[str], Path]
 
-Save = Callable[[], None]
+
+class Created(NamedTuple):
+    """A shard's batch: its id, the provider's view of it, and whether it was found by lookup
+    after a lost create answer (adopted) rather than returned by the create call."""
+
+    batch_id: str
+    seen: Observation
+    adopted: bool
 
 
 def now() -> float:
@@ -82,41 +77,51 @@ class RemoteBackend:
 
 
 class Backend(Protocol):
-    """One provider's batch mechanics, used only by the job."""
+    """One provider's batch mechanics, used only by `lifecycle`."""
 
     name: str
     limits: Limits
+    uploads: bool  # True: the shard's file is uploaded before the create (OpenAI)
 
     def line(self, custom_id: str, body: bytes) -> bytes:
         """One request line of a shard file."""
 
-    def submit(
-        self, shard: dict[str, Any], folder: JobFolder, save: Save, claimed: set[str]
-    ) -> None:
-        """Create the remote batch of `shard` exactly once (resuming a crashed attempt)."""
+    def upload(self, shard: Shard, folder: JobFolder, *, resuming: bool) -> str:
+        """Upload the shard's file (or find the upload a crash left); returns the file id."""
 
-    def refresh(self, shard: dict[str, Any]) -> None:
-        """Update `status`, `raw_status`, `counts`, `errors` of a submitted shard."""
+    def create(
+        self, shard: Shard, folder: JobFolder, claimed: set[str], *, resuming: bool
+    ) -> Created:
+        """Create the shard's batch exactly once; never adopt a batch in `claimed`."""
 
-    def download(self, shard: dict[str, Any], folder: JobFolder) -> None:
-        """Fetch the raw results of an ended shard into the job folder (once)."""
+    def find(self, shard: Shard, claimed: set[str]) -> Created | None:
+        """The batch of a shard caught in `creating` (a lost create answer), if it exists."""
 
-    def read(self, shard: dict[str, Any], folder: JobFolder) -> Iterator[ResultLine]:
+    def discard(self, shard: Shard) -> None:
+        """Delete what an unsent shard left remotely (an uploaded input file)."""
+
+    def observe(self, batch_id: str) -> Observation:
+        """The provider's current view of a batch, normalised."""
+
+    def quota_failure(self, shard: Shard) -> bool:
+        """True if the batch failed only because the provider's queue quota was full."""
+
+    def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
+        """Fetch an ended shard's raw result files to `dest(kind)`; `(kind, path)` pairs."""
+
+    def is_answer(self, file_kind: str, line: dict[str, Any]) -> bool:
+        """Whether a result line counts towards the provider's succeeded count."""
+
+    def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
         """The downloaded result lines of a shard, normalised."""
 
     def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
         """Read one successful payload."""
 
-    def cancel(self, shard: dict[str, Any]) -> None:
-        """Ask the provider to stop a running batch."""
+    def cancel(self, batch_id: str) -> Observation:
+        """Ask the provider to stop a running batch; its view afterwards."""
 
-    def adopt(self, shard: dict[str, Any], claimed: set[str]) -> bool:
-        """If an unsent shard's batch exists after all (lost create), record it; True if so."""
-
-    def discard(self, shard: dict[str, Any]) -> None:
-        """Delete what an unsent shard left remotely (an uploaded input file)."""
-
-    def cleanup(self, shard: dict[str, Any]) -> list[str]:
+    def cleanup(self, shard: Shard) -> list[str]:
         """Delete the shard's remote objects; returns what was deleted."""
 
     def close(self) -> dict[str, object] | None:
@@ -124,6 +129,3 @@ class Backend(Protocol):
 
     def live_stats(self) -> RetryStats:
         """HTTP counters so far (all clients this backend made)."""
-
-    def quota_failure(self, shard: dict[str, Any]) -> bool:
-        """True if the batch failed only because the provider's queue quota was full."""

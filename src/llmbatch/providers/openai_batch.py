@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
-from llmbatch._exceptions import APIStatusError, NotFoundError, ProviderError
+from llmbatch._exceptions import ConflictError, NotFoundError, ProviderError
+from llmbatch.manifest import TERMINAL, Observation, Shard
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import OpenAI
-from llmbatch.providers.backend import RemoteBackend, ResultLine, Save, now
+from llmbatch.providers.backend import Created, Dest, RemoteBackend, ResultLine, now
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply, reply_from_openai
 
@@ -47,15 +48,16 @@ def shard_filename(tag: str, index: int) -> str:
     return f"llmbatch-{tag}-{index:04d}.jsonl"
 
 
-def shard_marker(tag: str, shard: dict[str, Any]) -> str:
+def shard_marker(tag: str, shard: Shard) -> str:
     """The metadata value naming one creation of one shard (a quota resubmit is a new one)."""
-    return f"{tag}-{shard['index']}-{shard.get('generation', 0)}"
+    return f"{tag}-{shard.index}-{shard.generation}"
 
 
 class OpenAIBackend(RemoteBackend):
     """Batch mechanics for OpenAI and OpenAI-compatible base URLs."""
 
     name = "openai"
+    uploads = True
 
     def __init__(self, config: OpenAI, *, tag: str, endpoint: str, limits: Limits) -> None:
         super().__init__(config)
@@ -68,25 +70,12 @@ class OpenAIBackend(RemoteBackend):
         return head + self.endpoint.encode() + b'","body":' + body + b"}"
 
     # -- submit ---------------------------------------------------------------------------
-    def submit(
-        self, shard: dict[str, Any], folder: JobFolder, save: Save, claimed: set[str]
-    ) -> None:
-        if not shard.get("file_id"):
-            self._upload(shard, folder, save)
-        if not shard.get("batch_id"):
-            self._create(shard, save, claimed)
-
-    def _upload(self, shard: dict[str, Any], folder: JobFolder, save: Save) -> None:
-        name = shard_filename(self.tag, shard["index"])
-        resuming = shard.get("state") == "uploading"
-        shard["state"] = "uploading"
-        save()
-        found = self._adopt_upload(name, shard["bytes"]) if resuming else None
+    def upload(self, shard: Shard, folder: JobFolder, *, resuming: bool) -> str:
+        name = shard_filename(self.tag, shard.index)
+        found = self._adopt_upload(name, shard.bytes) if resuming else None
         if found is None:
-            found = self.client.upload_file(folder.path / shard["path"], filename=name)
-        shard["file_id"] = found["id"]
-        shard["state"] = "uploaded"
-        save()
+            found = self.client.upload_file(folder.path / shard.path, filename=name)
+        return str(found["id"])
 
     def _adopt_upload(self, name: str, size: int) -> dict[str, Any] | None:
         """Reuse one upload of this shard left by a crash; delete any other copies."""
@@ -98,117 +87,115 @@ class OpenAIBackend(RemoteBackend):
                 self.client.delete_file(f["id"])
         return keep
 
-    def _create(self, shard: dict[str, Any], save: Save, claimed: set[str]) -> None:
+    def create(
+        self, shard: Shard, folder: JobFolder, claimed: set[str], *, resuming: bool
+    ) -> Created:
         marker = shard_marker(self.tag, shard)
-        resuming = shard.get("state") == "creating"
-        shard["state"] = "creating"
-        shard.setdefault("creating_at", now())
-        save()
+        found: list[dict[str, Any]] = []
 
         def recover() -> dict[str, Any] | None:
-            return self._find_batch(marker, shard["creating_at"], claimed)
+            batch = self._find_batch(marker, shard.creating_at or now(), claimed)
+            if batch is not None:
+                found.append(batch)
+            return batch
 
         batch = recover() if resuming else None
         if batch is None:
             metadata = {META_KEY: marker, "llmbatch_job": self.tag}
-            try:
-                batch = self.client.create_batch(
-                    shard["file_id"], self.endpoint, metadata=metadata, recover=recover
-                )
-            except APIStatusError as exc:
-                if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
-                    raise  # may have been created: keep the file, resume looks it up
-                self._undo_upload(shard, save)
-                raise
-        shard["batch_id"] = batch["id"]
-        shard["state"] = "submitted"
-        self._apply(shard, batch)
-        save()
+            assert shard.file_id is not None
+            batch = self.client.create_batch(
+                shard.file_id, self.endpoint, metadata=metadata, recover=recover
+            )
+        return Created(str(batch["id"]), self._observation(batch), adopted=bool(found))
 
-    def _undo_upload(self, shard: dict[str, Any], save: Save) -> None:
-        """The create was refused: delete the uploaded file so nothing half-made is left."""
-        with contextlib.suppress(ProviderError):
-            self.client.delete_file(shard["file_id"])
-        shard.update(file_id=None, state="written")
-        shard.pop("creating_at", None)
-        save()
+    def find(self, shard: Shard, claimed: set[str]) -> Created | None:
+        marker = shard_marker(self.tag, shard)
+        batch = self._find_batch(marker, shard.creating_at or now(), claimed)
+        return None if batch is None else Created(batch["id"], self._observation(batch), True)
 
-    def adopt(self, shard: dict[str, Any], claimed: set[str]) -> bool:
-        if shard.get("state") != "creating":
-            return False
-        batch = self._find_batch(shard_marker(self.tag, shard), shard["creating_at"], claimed)
-        if batch is not None:
-            shard.update(batch_id=batch["id"], state="submitted")
-            self._apply(shard, batch)
-        return batch is not None
-
-    def discard(self, shard: dict[str, Any]) -> None:
-        if shard.get("state") == "uploading":
-            found = self._adopt_upload(shard_filename(self.tag, shard["index"]), shard["bytes"])
-            shard["file_id"] = found["id"] if found else None
-        if shard.get("file_id"):
+    def discard(self, shard: Shard) -> None:
+        file_id = shard.file_id
+        if shard.state == "uploading":
+            found = self._adopt_upload(shard_filename(self.tag, shard.index), shard.bytes)
+            file_id = found["id"] if found else None
+        if file_id:
             with contextlib.suppress(ProviderError):
-                self.client.delete_file(shard["file_id"])
-            shard["file_id"] = None
+                self.client.delete_file(file_id)
 
     def _find_batch(self, marker: str, since: float, claimed: set[str]) -> dict[str, Any] | None:
         for batch in self.client.iter_batches(limit=100):
-            if (batch.get("metadata") or {}).get(META_KEY) == marker and batch["id"] not in claimed:
+            meta = batch.get("metadata") or {}
+            ours = meta.get(META_KEY) == marker and meta.get("llmbatch_job", self.tag) == self.tag
+            if ours and batch["id"] not in claimed:
                 return batch
             if (batch.get("created_at") or 0) < since - _LOOKBACK:
                 return None
         return None
 
     # -- poll -----------------------------------------------------------------------------
-    def refresh(self, shard: dict[str, Any]) -> None:
-        self._apply(shard, self.client.retrieve_batch(shard["batch_id"]))
+    def observe(self, batch_id: str) -> Observation:
+        return self._observation(self.client.retrieve_batch(batch_id))
 
-    def _apply(self, shard: dict[str, Any], batch: dict[str, Any]) -> None:
+    def _observation(self, batch: dict[str, Any]) -> Observation:
         raw = batch.get("status") or "validating"
         counts = batch.get("request_counts") or {}
-        shard["raw_status"] = raw
-        shard["status"] = _STATUS.get(raw, "in_progress")
-        shard["counts"] = {
-            "total": counts.get("total") or 0,
-            "completed": counts.get("completed") or 0,
-            "failed": counts.get("failed") or 0,
-        }
-        shard["errors"] = ((batch.get("errors") or {}).get("data")) or []
-        shard["output_file_id"] = batch.get("output_file_id")
-        shard["error_file_id"] = batch.get("error_file_id")
-        shard["usage"] = batch.get("usage")
+        seen = Observation(
+            status=_STATUS.get(raw, "in_progress"),
+            raw_status=raw,
+            counts={
+                "total": counts.get("total") or 0,
+                "completed": counts.get("completed") or 0,
+                "failed": counts.get("failed") or 0,
+            },
+            errors=((batch.get("errors") or {}).get("data")) or [],
+            output_file_id=batch.get("output_file_id") or None,  # "" means none (F.5)
+            error_file_id=batch.get("error_file_id") or None,
+            usage=batch.get("usage"),
+        )
+        if seen.status in TERMINAL and seen.counts["completed"] and not seen.output_file_id:
+            # answers were counted but no file is named yet: not trusted as an end, polled again
+            seen.status = "finalizing"
+            seen.note = f"{raw} without an output file although {seen.counts['completed']} "
+            seen.note += "requests succeeded; polling again"
+        return seen
 
-    def quota_failure(self, shard: dict[str, Any]) -> bool:
+    def quota_failure(self, shard: Shard) -> bool:
         """True if the batch failed only because the enqueued-token quota was full."""
-        codes = {e.get("code") for e in shard.get("errors") or []}
-        return shard.get("status") == "failed" and codes == {"token_limit_exceeded"}
+        codes = {e.get("code") for e in shard.errors}
+        return shard.status == "failed" and codes == {"token_limit_exceeded"}
 
     # -- results --------------------------------------------------------------------------
-    def download(self, shard: dict[str, Any], folder: JobFolder) -> None:
+    def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
         files = []
-        for kind, key in (("output", "output_file_id"), ("errors", "error_file_id")):
-            if shard.get(key):
-                dest = folder.result_path(shard["index"], kind)
-                self.client.download_file(shard[key], dest)
-                files.append(str(dest.relative_to(folder.path)))
-        shard["results"] = files
-        shard["state"] = "downloaded"
+        for kind, file_id in (("output", shard.output_file_id), ("errors", shard.error_file_id)):
+            if file_id:
+                path = dest(kind)
+                self.client.download_file(file_id, path)
+                files.append((kind, path))
+        return files
 
-    def read(self, shard: dict[str, Any], folder: JobFolder) -> Iterator[ResultLine]:
-        for rel in shard.get("results") or []:
+    def is_answer(self, file_kind: str, line: dict[str, Any]) -> bool:
+        return (
+            file_kind == "output"
+        )  # the output file holds the 2xx lines, which `completed` counts
+
+    def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
+        for rel in shard.results:
             yield from _read_lines(folder.path / rel)
 
     def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
         return reply_from_openai(endpoint, payload)
 
     # -- cancel / cleanup -----------------------------------------------------------------
-    def cancel(self, shard: dict[str, Any]) -> None:
-        self._apply(shard, self.client.cancel_batch(shard["batch_id"]))
+    def cancel(self, batch_id: str) -> Observation:
+        try:
+            return self._observation(self.client.cancel_batch(batch_id))
+        except ConflictError:  # 409: it has already ended (F.3)
+            return self.observe(batch_id)
 
-    def cleanup(self, shard: dict[str, Any]) -> list[str]:
+    def cleanup(self, shard: Shard) -> list[str]:
         deleted = []
-        for key in ("file_id", "output_file_id", "error_file_id"):
-            file_id = shard.get(key)
+        for file_id in (shard.file_id, shard.output_file_id, shard.error_file_id):
             if file_id:
                 with contextlib.suppress(NotFoundError):
                     self.client.delete_file(file_id)

@@ -1,0 +1,236 @@
+"""A job's remote steps, one shard at a time, each claimed so no two processes do it twice.
+
+Every step follows one pattern: claim the shard (its lock), read it afresh, do nothing if
+another process already did the step, save the state that says what is about to happen
+*before* the remote call that creates something, make the call, record the answer. A process
+killed anywhere leaves a state the next one resumes from by lookup (never paying twice).
+
+Polls are not claimed (a GET is harmless twice); their answers are applied to the fresh
+shard and ignored when stale (another batch, or older than what is recorded).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from llmbatch._exceptions import APIStatusError, ResultsIntegrityError
+from llmbatch._retry import sleep
+from llmbatch.claims import Claims
+from llmbatch.manifest import Manifest, Shard
+from llmbatch.prepare import unranges
+from llmbatch.providers.backend import Backend, Created, now
+from llmbatch.state import JobState
+from llmbatch.verify import Problem, check_download, check_request_file
+
+__all__ = ["DOWNLOAD_ATTEMPTS", "Lifecycle"]
+
+log = logging.getLogger("llmbatch")
+DOWNLOAD_ATTEMPTS = 3  # fetches of one shard's results before a damaged download is an error
+
+
+def _refused(exc: APIStatusError) -> bool:
+    """A definite 4xx: the provider created nothing (unlike a 5xx, 408, 409 or 429)."""
+    return exc.status_code < 500 and exc.status_code not in (408, 409, 429)
+
+
+class Lifecycle:
+    """The remote steps of one job's shards (used by `BatchHandle` only)."""
+
+    def __init__(self, state: JobState, backend: Backend, claims: Claims, tag: str) -> None:
+        self.state = state
+        self.backend = backend
+        self.claims = claims
+        self.tag = tag
+        self.folder = state.folder
+
+    def _shard(self, index: int) -> Shard:
+        return self.state.read().shard(index)
+
+    def _claimed(self, manifest: Manifest) -> set[str]:
+        return manifest.claimed | self.claims.taken_by_others(self.tag)
+
+    # -- send -----------------------------------------------------------------------------
+    def send(self, index: int, *, blocking: bool = True, quota: bool = False) -> bool:
+        """Upload and create shard `index` unless it is sent or cancelled; False if busy.
+
+        `quota`: also send it while it waits for the enqueued-token quota.
+        """
+        with self.state.claim(index, blocking=blocking) as got:
+            if not got:
+                return False
+            shard = self._shard(index)
+            waiting = shard.status == "waiting_for_quota"
+            if shard.to_send and (quota or not waiting):
+                self._send_claimed(shard)
+        return True
+
+    def _send_claimed(self, shard: Shard) -> None:
+        check_request_file(
+            self.folder.path / shard.path, shard.sha256, shard.hash_form, shard.index
+        )
+        i = shard.index
+        if self.backend.uploads and not shard.file_id:
+            resuming = shard.state == "uploading"
+            self.state.update_shard(i, Shard.begin_upload)
+            file_id = self.backend.upload(shard, self.folder, resuming=resuming)
+            self.state.update_shard(i, lambda s: s.record_upload(file_id))
+        resuming = shard.state == "creating"
+        manifest, shard = self.state.update(lambda m: _begin_create(m.shard(i)))
+        try:
+            created = self.backend.create(
+                shard, self.folder, self._claimed(manifest), resuming=resuming
+            )
+        except APIStatusError as exc:
+            if _refused(exc):  # nothing was created: leave nothing half-made behind
+                self.backend.discard(shard)
+                self.state.update_shard(i, Shard.undo_upload)
+            raise
+        self._record(i, created)
+
+    def _record(self, index: int, created: Created) -> None:
+        self.claims.record(created.batch_id, self.tag)
+        self.state.update_shard(
+            index, lambda s: s.record_batch(created.batch_id, created.seen, adopted=created.adopted)
+        )
+        if created.adopted:
+            log.info("shard %s: adopted batch %s after a lost create", index, created.batch_id)
+
+    # -- poll -----------------------------------------------------------------------------
+    def poll(self, index: int) -> None:
+        """Ask the provider about a running shard and record the answer."""
+        shard = self._shard(index)
+        if not shard.running or shard.batch_id is None:
+            return
+        batch_id, seen = shard.batch_id, self.backend.observe(shard.batch_id)
+
+        def apply(s: Shard) -> None:
+            s.observe(batch_id, seen)
+            if s.state == "ended" and s.batch_id == batch_id and self.backend.quota_failure(s):
+                s.requeue("quota", keep_file=True)
+                log.info("shard %s waits for the enqueued-token quota", index)
+
+        self.state.update_shard(index, apply)
+
+    # -- download -------------------------------------------------------------------------
+    def fetch(self, index: int, *, again: bool = False) -> None:
+        """Download an ended shard's results and check them before trusting them.
+
+        A damaged download is fetched again (bounded, with backoff); then it raises
+        ResultsIntegrityError and the job stays resumable. An adopted batch whose rows are
+        another job's is released and the shard is sent again. `again`: fetch a shard that was
+        downloaded before (a user's `refresh_results()`).
+        """
+        with self.state.claim(index):
+            shard = self._shard(index)
+            wanted = shard.needs_download or (again and shard.state == "downloaded")
+            if not wanted:
+                return
+            problem = None
+            for attempt in range(DOWNLOAD_ATTEMPTS):
+                if attempt:
+                    sleep(min(2.0**attempt, 30.0))
+                files, problem = self._fetch_once(shard)
+                if problem is None:
+                    self._keep(shard, files)
+                    return
+                if problem.foreign and shard.adopted:
+                    return self._release(shard, problem)
+                log.warning("shard %s: download damaged (%s); fetching again", index, problem)
+            assert problem is not None
+            msg = (
+                f"the results of shard {index} (batch {shard.batch_id}) are damaged after "
+                f"{DOWNLOAD_ATTEMPTS} downloads: {problem.message}\nHint: the job is intact; "
+                "wait() or refresh_results() later fetches them again."
+            )
+            raise ResultsIntegrityError(msg, shard=index)
+
+    def _fetch_once(self, shard: Shard) -> tuple[list[tuple[str, Path]], Problem | None]:
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        results = self.folder.results_dir
+
+        def dest(kind: str) -> Path:
+            return results / f".{shard.index:04d}.{kind}.{token}.part"
+
+        files: list[tuple[str, Path]] = []
+        try:
+            files = self.backend.download(shard, dest)
+            problem = check_download(
+                files,
+                tag=self.tag,
+                rows=set(unranges(shard.rows)),
+                succeeded=int(shard.counts.get("completed") or 0),
+                is_answer=self.backend.is_answer,
+            )
+        except BaseException:
+            _remove(files)
+            raise
+        if problem is not None:
+            _remove(files)
+        return files, problem
+
+    def _keep(self, shard: Shard, files: list[tuple[str, Path]]) -> None:
+        kept = []
+        for kind, path in files:
+            final = self.folder.result_path(shard.index, kind)
+            os.replace(path, final)
+            kept.append(str(final.relative_to(self.folder.path)))
+        self.state.update_shard(shard.index, lambda s: s.record_download(kept))
+
+    def _release(self, shard: Shard, problem: Problem) -> None:
+        """The adopted batch is not this job's: let it go and send the shard again."""
+        assert shard.batch_id is not None
+        self.claims.release(shard.batch_id, self.tag)
+        log.warning(
+            "shard %s: adopted batch %s holds another job's rows; sending the shard again",
+            shard.index,
+            shard.batch_id,
+        )
+        self.state.update_shard(
+            shard.index, lambda s: s.requeue("released_foreign_batch", keep_file=True)
+        )
+
+    # -- cancel / cleanup -----------------------------------------------------------------
+    def cancel(self, index: int) -> None:
+        """Never send an unsent shard (finding a batch a lost create made); stop a running one."""
+        shard = self._shard(index)
+        if shard.to_send:
+            with self.state.claim(index):  # waits for a send in flight in another process
+                shard = self._shard(index)
+                if shard.to_send:
+                    self._cancel_unsent(shard)
+            shard = self._shard(index)
+        if shard.running and shard.batch_id is not None:
+            batch_id, seen = shard.batch_id, self.backend.cancel(shard.batch_id)
+            self.state.update_shard(index, lambda s: s.observe(batch_id, seen))
+
+    def _cancel_unsent(self, shard: Shard) -> None:
+        if shard.state == "creating":
+            found = self.backend.find(shard, self._claimed(self.state.read()))
+            if found is not None:
+                self._record(shard.index, found)
+                return
+        self.backend.discard(shard)
+        self.state.update_shard(shard.index, Shard.cancel_unsent)
+
+    def clean(self, index: int) -> list[str]:
+        """Delete a finished shard's remote objects, once."""
+        with self.state.claim(index):
+            shard = self._shard(index)
+            if shard.state == "cleaned" or (shard.cancelled and shard.unsent):
+                return []
+            deleted = self.backend.cleanup(shard)
+            self.state.update_shard(index, Shard.clean)
+        return deleted
+
+
+def _begin_create(shard: Shard) -> Shard:
+    shard.begin_create(now())
+    return shard
+
+
+def _remove(files: list[tuple[str, Path]]) -> None:
+    for _, path in files:
+        path.unlink(missing_ok=True)
