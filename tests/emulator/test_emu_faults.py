@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from collections.abc import Callable, Iterator
@@ -13,8 +14,10 @@ import openai
 import orjson
 import pytest
 from emulator_helpers import anthropic_request, chat_line, jsonl
+from starlette.responses import StreamingResponse
 
 from llmbatch.emulator import ConfigError, Emulator, FaultRule, fake_model
+from llmbatch.emulator.damage import damage, first_half_of_lines
 
 CREATE = {"endpoint": "/v1/chat/completions", "completion_window": "24h"}
 # A dropped connection reads as a close (RemoteProtocolError) or, when the server closes with
@@ -288,3 +291,192 @@ def test_enqueued_token_limit_counts_the_queue(
     assert http.get(f"/v1/batches/{first}").json()["status"] == "completed"
     fourth = http.post("/v1/batches", json={"input_file_id": file_id, **CREATE}).json()["id"]
     assert http.get(f"/v1/batches/{fourth}").json()["status"] == "in_progress"
+
+
+# ---- damaged answers --------------------------------------------------------------------
+
+GATEWAY_HTML = (
+    b"<!DOCTYPE html><html><head><title>Gateway</title></head>"
+    b"<body><h1>Service temporarily unavailable</h1></body></html>"
+)
+DAMAGE_KINDS = ["html", "truncate", "truncate_lines"]
+
+
+def _expected(kind: str, body: bytes) -> bytes:
+    """What `kind` makes of an intact 2xx `body`, computed independently of the emulator."""
+    if kind == "html":
+        return GATEWAY_HTML
+    if kind == "truncate":
+        return body[: len(body) // 2]
+    lines = body.splitlines(keepends=True)
+    return b"".join(lines[: len(lines) // 2])
+
+
+def _sent_whole(response: httpx.Response) -> bytes:
+    """The body, after checking that Content-Length matches the bytes that arrived."""
+    assert response.headers["content-length"] == str(len(response.content))
+    return response.content
+
+
+def _check_damage(kind: str, intact: httpx.Response, damaged: httpx.Response, lines: int) -> None:
+    body = _sent_whole(damaged)
+    assert damaged.status_code == 200
+    assert body == _expected(kind, intact.content)
+    if kind == "html":
+        assert body == GATEWAY_HTML
+        assert damaged.headers["content-type"] == "text/html; charset=utf-8"
+        return
+    assert damaged.headers["content-type"] == intact.headers["content-type"]
+    assert intact.content.startswith(body) and len(body) < len(intact.content)
+    if kind == "truncate":
+        assert len(body) == len(intact.content) // 2
+        assert not body.endswith(b"\n")  # cut mid-line
+    else:
+        assert body.endswith(b"\n") and body.count(b"\n") == lines // 2
+        assert all(orjson.loads(line) for line in body.splitlines())  # whole lines only
+
+
+@pytest.mark.parametrize("kind", DAMAGE_KINDS)
+def test_damaged_openai_file_content(
+    emu: Emulator, http: httpx.Client, run_batch: Callable[..., dict[str, Any]], kind: str
+) -> None:
+    batch = run_batch([chat_line(f"r{i}") for i in range(5)])
+    url = f"/v1/files/{batch['output_file_id']}/content"
+    intact = http.get(url)
+    assert intact.content.count(b"\n") == 5
+    emu.add_fault(kind=kind, route="GET /v1/files/*/content", calls=[1])
+    damaged = http.get(url)
+    _check_damage(kind, intact, damaged, lines=5)
+    assert damaged.headers["x-request-id"].startswith("req_")
+    assert emu.request_log[-1]["fault"] == kind
+    assert emu.request_log[-1]["status"] == 200
+    assert http.get(url).content == intact.content  # only the faulted call is damaged
+
+
+@pytest.mark.parametrize("kind", DAMAGE_KINDS)
+def test_damaged_anthropic_results(emu: Emulator, ahttp: httpx.Client, kind: str) -> None:
+    requests = [anthropic_request(f"r{i}") for i in range(5)]
+    batch_id = ahttp.post("/v1/messages/batches", json={"requests": requests}).json()["id"]
+    assert ahttp.get(f"/v1/messages/batches/{batch_id}").json()["processing_status"] == "ended"
+    url = f"/v1/messages/batches/{batch_id}/results"
+    intact = ahttp.get(url)
+    assert intact.content.count(b"\n") == 5
+    emu.add_fault(kind=kind, route="GET /v1/messages/batches/*/results", calls=[1])
+    damaged = ahttp.get(url)
+    _check_damage(kind, intact, damaged, lines=5)
+    assert damaged.headers["request-id"].startswith("req_011C")
+    assert ahttp.get(url).content == intact.content
+
+
+@pytest.mark.parametrize("kind", DAMAGE_KINDS)
+def test_damaged_streamed_file_content(
+    emu: Emulator, http: httpx.Client, upload: Callable[..., str], kind: str
+) -> None:
+    """Over 8 MiB the content is a streamed FileResponse; it is read, then damaged."""
+    line = chat_line("r", note="x" * 1000)
+    lines = [{**line, "custom_id": f"r{i}"} for i in range(8_501)]
+    data = jsonl(lines)
+    assert len(data) > 8 * 1024 * 1024
+    url = f"/v1/files/{upload(data)}/content"
+    intact = http.get(url)
+    assert intact.content == data
+    assert intact.headers["accept-ranges"] == "bytes"  # served by FileResponse
+    emu.add_fault(kind=kind, route="GET /v1/files/*/content", calls=[1])
+    damaged = http.get(url)
+    _check_damage(kind, intact, damaged, lines=8_501)
+    assert damaged.headers["accept-ranges"] == "bytes"  # the other headers are kept
+
+
+def test_truncate_lines_of_a_single_line_is_empty(
+    emu: Emulator, http: httpx.Client, upload: Callable[..., str]
+) -> None:
+    url = f"/v1/files/{upload([chat_line('only')])}/content"
+    emu.add_fault(kind="truncate_lines", route="GET /v1/files/*/content", calls=[1])
+    damaged = http.get(url)
+    assert damaged.status_code == 200
+    assert damaged.headers["content-length"] == "0"
+    assert damaged.content == b""
+
+
+def test_damage_spares_errors_but_html_hides_them(emu: Emulator, http: httpx.Client) -> None:
+    emu.add_fault(kind="truncate", route="GET /v1/files/*/content", calls=[1])
+    emu.add_fault(kind="truncate_lines", route="GET /v1/files/*/content", calls=[2])
+    emu.add_fault(kind="html", route="GET /v1/files/*/content", calls=[3])
+    for _ in range(2):
+        missing = http.get("/v1/files/file-nope/content")
+        assert missing.status_code == 404
+        assert _sent_whole(missing) and missing.json()["error"]["message"]
+    hidden = http.get("/v1/files/file-nope/content")
+    assert hidden.status_code == 200
+    assert _sent_whole(hidden) == GATEWAY_HTML
+    assert hidden.headers["content-type"] == "text/html; charset=utf-8"
+    assert emu.request_log[-1]["status"] == 200
+    assert [e["fault"] for e in emu.request_log] == ["truncate", "truncate_lines", "html"]
+
+
+def test_null_output_file_on_a_completed_batch(
+    emu: Emulator, http: httpx.Client, oai: openai.OpenAI, run_batch: Callable[..., Any]
+) -> None:
+    batch = run_batch([chat_line("a"), chat_line("b")])
+    assert batch["status"] == "completed"
+    assert batch["request_counts"]["completed"] == 2 and batch["output_file_id"]
+    emu.add_fault(kind="null_output_file", route="GET /v1/batches/*", calls=[1, 3])
+    damaged = http.get(f"/v1/batches/{batch['id']}")
+    assert damaged.status_code == 200
+    _sent_whole(damaged)
+    assert damaged.json() == {**batch, "output_file_id": None}  # every other key unchanged
+    assert http.get(f"/v1/batches/{batch['id']}").json() == batch  # the next call is intact
+    seen = oai.batches.retrieve(batch["id"])  # the third call: the SDK sees the same lie
+    assert seen.status == "completed" and seen.output_file_id is None
+    assert seen.request_counts is not None and seen.request_counts.completed == 2
+    assert oai.batches.retrieve(batch["id"]).output_file_id == batch["output_file_id"]
+
+
+def test_null_output_file_leaves_other_answers_alone(
+    emu: Emulator, http: httpx.Client, run_batch: Callable[..., Any]
+) -> None:
+    batch = run_batch([chat_line("a")])
+    file_url = f"/v1/files/{batch['output_file_id']}"
+    intact = [http.get(url).content for url in (file_url, f"{file_url}/content", "/v1/batches")]
+    emu.add_fault(kind="null_output_file", route="GET /v1/*")
+    for url, before in zip((file_url, f"{file_url}/content", "/v1/batches"), intact, strict=True):
+        after = http.get(url)
+        assert _sent_whole(after) == before  # no top-level output_file_id: unchanged
+    assert {e["fault"] for e in emu.request_log[-3:]} == {"null_output_file"}
+
+
+@pytest.mark.parametrize("kind", ["html", "truncate", "truncate_lines", "null_output_file"])
+def test_damage_kinds_are_valid_rules(emu: Emulator, kind: str) -> None:
+    assert FaultRule(kind=kind).kind == kind
+    response = httpx.post(f"{emu.url}/_emulator/faults", json={"kind": kind, "calls": [2]})
+    assert response.json()["rule"]["kind"] == kind
+    with pytest.raises(ConfigError):
+        FaultRule(kind=kind + "d")
+
+
+def test_first_half_of_lines() -> None:
+    assert first_half_of_lines(b"") == b""
+    assert first_half_of_lines(b"a\n") == b""
+    assert first_half_of_lines(b"a") == b""
+    assert first_half_of_lines(b"a\nb\n") == b"a\n"
+    assert first_half_of_lines(b"a\nb\nc\n") == b"a\n"
+    assert first_half_of_lines(b"a\nb\nc\nd") == b"a\nb\n"  # the last line has no newline
+    assert first_half_of_lines(b"a\n\nb\nc\n") == b"a\n\n"  # an empty line is a line
+
+
+def test_damage_reads_a_streaming_answer() -> None:
+    async def run(kind: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        async def chunks() -> Any:
+            yield b'{"a": 1}\n{"b"'
+            yield ': 2}\n{"c": 3}\n'
+
+        streamed = StreamingResponse(chunks(), 201, {"x-keep": "1"}, "application/jsonl")
+        damaged = await damage(streamed, kind)
+        return damaged.status_code, bytes(damaged.body), damaged.raw_headers
+
+    body = b'{"a": 1}\n{"b": 2}\n{"c": 3}\n'
+    status, cut, headers = asyncio.run(run("truncate"))
+    assert (status, cut) == (201, body[: len(body) // 2])
+    wanted = [(b"x-keep", b"1"), (b"content-type", b"application/jsonl")]
+    assert sorted(headers) == sorted([*wanted, (b"content-length", str(len(cut)).encode())])
+    assert asyncio.run(run("truncate_lines"))[1] == b'{"a": 1}\n'

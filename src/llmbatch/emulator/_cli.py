@@ -108,11 +108,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return 1
     backend = Backend(config)
     host, port = sock.getsockname()[:2]
-    print(banner(f"http://{host}:{port}", config.api_key), file=out, flush=True)
     # uvicorn re-raises SIGTERM after shutting down; make it a KeyboardInterrupt so that the
-    # `finally` below still removes the stored files (they can be gigabytes after a big run)
+    # `finally` below still removes the stored files (they can be gigabytes after a big run).
+    # Installed before the banner: a caller may send SIGTERM as soon as it reads the banner.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        print(banner(f"http://{host}:{port}", config.api_key), file=out, flush=True)
         make_server(EmulatorApp(backend)).run(sockets=[sock])
     except KeyboardInterrupt:
         pass

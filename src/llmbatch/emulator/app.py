@@ -1,7 +1,8 @@
 """The ASGI application: route table, auth, fault injection, request-id headers, drops.
 
 Order of work for an API call: match the route and count the call, pick a fault, then either
-fail as the fault says or check auth and run the handler. Control-plane calls skip all of it.
+fail as the fault says or check auth and run the handler. Damage faults ("html", "truncate",
+...) spoil the handler's answer afterwards (damage.py). Control-plane calls skip all of it.
 
 A dropped connection is real: the app raises `ConnectionDropped` after making uvicorn's h11
 protocol start (or half-send) a response, and uvicorn then closes the TCP connection, so the
@@ -23,7 +24,8 @@ from starlette.types import Receive, Scope, Send
 
 from llmbatch.emulator import anthropic_routes, control, ids, openai_routes
 from llmbatch.emulator.backend import Backend
-from llmbatch.emulator.config import FaultRule
+from llmbatch.emulator.config import DAMAGE_KINDS, FaultRule
+from llmbatch.emulator.damage import damage
 from llmbatch.emulator.errors import ApiError
 from llmbatch.emulator.faults import fault_reply
 from llmbatch.emulator.wire import Call, Route, error_response, json_response
@@ -113,6 +115,8 @@ class EmulatorApp:
         request_id = _request_id(provider)
         call = Call(self.backend, request, params, provider, request_id)
         response = await self._answer(call, route, rule)
+        if rule is not None and rule.kind in DAMAGE_KINDS:
+            response = await damage(response, rule.kind)  # state has changed; the answer is bad
         _stamp(response, provider, request_id)
         entry["status"] = response.status_code
         if rule is not None and rule.kind == "slow_after":

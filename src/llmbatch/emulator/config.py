@@ -11,7 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("429", "500", "503", "529", "drop", "drop_after", "slow", "slow_after")
+# Kinds that run the handler and then damage a successful answer (see damage.py).
+DAMAGE_KINDS = ("html", "truncate", "truncate_lines", "null_output_file")
+FAULT_KINDS = (
+    "429",
+    "500",
+    "503",
+    "529",
+    "drop",
+    "drop_after",
+    "slow",
+    "slow_after",
+    *DAMAGE_KINDS,
+)
 REQUEST_ERROR_TYPES = ("api_error", "overloaded_error", "rate_limit_error", "invalid_request_error")
 
 
@@ -26,8 +38,14 @@ class FaultRule:
     Args:
         kind: "429", "500", "503", "529", "drop" (connection closed before the handler runs),
             "drop_after" (the handler runs, then the connection is closed mid-response) or
-            "slow" (wait `delay` seconds, then run the handler and answer normally) or
-            "slow_after" (run the handler, then wait `delay` seconds before answering).
+            "slow" (wait `delay` seconds, then run the handler and answer normally),
+            "slow_after" (run the handler, then wait `delay` seconds before answering), or one
+            of the damage kinds, which run the handler and then spoil its answer: "html" (a
+            200 text/html gateway page replaces any answer), "truncate" (a 2xx body cut to
+            its first half of bytes), "truncate_lines" (a 2xx body cut to the first half of
+            its lines) or "null_output_file" (`output_file_id` set to null in a 2xx JSON
+            object). Damaged answers are complete HTTP responses with a matching
+            Content-Length.
         route: "*" or "METHOD /path" with fnmatch wildcards, e.g. "GET /v1/batches/*".
             A pattern without a method ("/v1/files*") matches every method.
         calls: 1-based numbers of the matching calls that fail (counted per rule).

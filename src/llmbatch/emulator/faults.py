@@ -1,9 +1,10 @@
 """Fault injection: which call fails (rules and their counters) and what the failure looks like.
 
 Two levels:
-- HTTP faults (`FaultRule`): a whole API call answers 429/500/503/529, is slow, or loses its
-  connection. Matching is per rule: each rule counts the calls that match its route, and its
-  `calls` / `every` / `rate` say which of those fail. The first rule that fires wins.
+- HTTP faults (`FaultRule`): a whole API call answers 429/500/503/529, is slow, loses its
+  connection, or has its answer damaged (damage.py). Matching is per rule: each rule counts
+  the calls that match its route, and its `calls` / `every` / `rate` say which of those fail.
+  The first rule that fires wins.
 - Per-request errors (`request_fails`): single lines of a batch fail inside an otherwise
   healthy batch (OpenAI error-file lines, Anthropic `errored` results).
 """
