@@ -8,7 +8,6 @@ exactly one remote batch and one input file, and every row must come back exactl
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from procs import client_env, run
 
 N_ROWS = 10
 SHARD = 4  # → 3 shards
@@ -66,18 +67,6 @@ POINTS: list[tuple[str, str, str, str, int, Any]] = [
 ]
 
 
-def _env(emu: Any) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        OPENAI_API_KEY="sk-test-key",
-        OPENAI_BASE_URL=emu.openai_base_url,
-        ANTHROPIC_API_KEY="sk-ant-test-key",
-        ANTHROPIC_BASE_URL=emu.anthropic_base_url,
-        LLMBATCH_RETRY_ZERO_WAIT="1",
-    )
-    return env
-
-
 def _wait_for_call(emu: Any, route: str, n: int, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while emu.call_count(route) < n:
@@ -95,7 +84,7 @@ def _submit_and_kill(emu: Any, tmp_path: Path, provider: str, route: str, call: 
     """Run the submitting client until call `call` to `route` is held open, then SIGKILL it."""
     proc = subprocess.Popen(
         [sys.executable, "-c", SUBMIT, provider, str(tmp_path), str(N_ROWS), str(SHARD)],
-        env=_env(emu),
+        env=client_env(emu),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -108,12 +97,6 @@ def _submit_and_kill(emu: Any, tmp_path: Path, provider: str, route: str, call: 
     emu.clear_faults()
 
 
-def _run(emu: Any, script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run a client script in a fresh process, pointed at the emulator."""
-    cmd = [sys.executable, "-c", script, *args]
-    return subprocess.run(cmd, env=_env(emu), capture_output=True, text=True, check=False)
-
-
 @pytest.mark.parametrize(
     ("point", "provider", "kind", "route", "call", "_"),
     POINTS,
@@ -124,7 +107,7 @@ def test_kill_and_resume(
 ) -> None:
     emu.add_fault(kind=kind, route=route, calls=(call,), delay=60.0)
     _submit_and_kill(emu, tmp_path, provider, route, call)
-    done = _run(emu, RESUME, str(tmp_path / "crash"), str(N_ROWS))
+    done = run(emu, RESUME, str(tmp_path / "crash"), str(N_ROWS))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(N_ROWS), "0", "True", "True"]
     state = emu.state()[provider]
@@ -152,7 +135,7 @@ def test_cancel_after_a_crash_between_create_and_manifest(
     emu.configure(validating_seconds=60)
     emu.add_fault(kind="slow_after", route=route, calls=(2,), delay=60.0)
     _submit_and_kill(emu, tmp_path, provider, route, 2)
-    done = _run(emu, CANCEL, str(tmp_path / "crash"))
+    done = run(emu, CANCEL, str(tmp_path / "crash"))
     assert done.returncode == 0, done.stderr
     batches = emu.state()[provider]["batches"]
     assert len(batches) == 2
