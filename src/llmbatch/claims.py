@@ -1,20 +1,23 @@
-"""Which job recorded which remote batch, for every job under one home folder.
+"""Which shard of which job recorded which remote batch, for every job under one home folder.
 
 A batch whose create answer was lost is found again by listing the provider's batches. Before
-a job adopts one, it checks this index: a batch that any job under the same home has recorded
-is never adopted by another. The index (`<home>/.claims.json`, a map from batch id to job tag)
-is small — one entry per batch — and changed only under `<home>/.claims.lock`.
+a shard adopts one, it checks this index: a batch that any other shard or job under the same
+home has recorded is never adopted. The index (`<home>/.claims.json`) maps batch id to owner
+(`<job tag>/<shard>/<generation>`), one entry per batch. Creates, and the lookups that recover
+lost ones, run one at a time per home under `<home>/.batches.lock`, with the claim recorded
+before the lock is let go: so a lookup never sees a batch whose create is still on its way
+back to a process of this home.
 
-Residual risk (documented, tested by the tag check after download): a batch created by another
-job whose create answer has not come back *yet* is in no index; a job recovering its own lost
-create at that very moment could adopt it. Its results then carry the other job's tag, the job
-releases the batch and sends its shard again (see `lifecycle`).
+Residual risk (documented, and covered by the check after download): a batch made meanwhile
+from outside this home (another home, another tool) is in no index; a lookup could take it.
+Its results then carry another job's ids; the job releases it and sends its shard again.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import filelock
 import orjson
 
 from llmbatch.state import file_lock
@@ -38,31 +41,37 @@ class Claims:
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
-    def taken_by_others(self, tag: str) -> set[str]:
-        """Batch ids recorded by jobs other than the one tagged `tag`."""
-        return {batch for batch, owner in self._read().items() if owner != tag}
+    def creates(self) -> filelock.BaseFileLock:
+        """Held around a create (or a lost create's lookup) and the claim that follows it."""
+        if not self.home.is_dir():
+            make_dir(self.home)
+        return file_lock(self.home / ".batches.lock")
+
+    def taken(self, *, but: str) -> set[str]:
+        """Batch ids recorded by any owner other than `but`."""
+        return {batch for batch, owner in self._read().items() if owner != but}
 
     def owner(self, batch_id: str) -> str | None:
         return self._read().get(batch_id)
 
-    def record(self, batch_id: str, tag: str) -> bool:
-        """Record that job `tag` holds `batch_id`; False if another job recorded it first."""
-        return self._change(batch_id, tag, release=False)
+    def record(self, batch_id: str, owner: str) -> bool:
+        """Record that `owner` holds `batch_id`; False if another owner recorded it first."""
+        return self._change(batch_id, owner, release=False)
 
-    def release(self, batch_id: str, tag: str) -> None:
-        """Forget `batch_id` if job `tag` holds it (an adopted batch that proved foreign)."""
-        self._change(batch_id, tag, release=True)
+    def release(self, batch_id: str, owner: str) -> None:
+        """Forget `batch_id` if `owner` holds it (an adopted batch that proved foreign)."""
+        self._change(batch_id, owner, release=True)
 
-    def _change(self, batch_id: str, tag: str, *, release: bool) -> bool:
+    def _change(self, batch_id: str, owner: str, *, release: bool) -> bool:
         if not self.home.is_dir():
             make_dir(self.home)
         with file_lock(self.home / ".claims.lock"):
             index = self._read()
-            owner = index.get(batch_id)
+            holder = index.get(batch_id)
             if release:
-                if owner == tag:
+                if holder == owner:
                     del index[batch_id]
-            elif owner is None:
-                index[batch_id] = tag
+            elif holder is None:
+                index[batch_id] = owner
             write_atomic(self.home / _INDEX, orjson.dumps(index))
-        return owner in (None, tag)
+        return holder in (None, owner)

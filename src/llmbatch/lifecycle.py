@@ -16,10 +16,15 @@ import os
 import secrets
 from pathlib import Path
 
-from llmbatch._exceptions import APIStatusError, ResultsIntegrityError
+from llmbatch._exceptions import (
+    APIStatusError,
+    BadRequestError,
+    ConflictError,
+    ResultsIntegrityError,
+)
 from llmbatch._retry import sleep
 from llmbatch.claims import Claims
-from llmbatch.manifest import Manifest, Shard
+from llmbatch.manifest import TERMINAL, Manifest, Shard
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend, Created, now
 from llmbatch.state import JobState
@@ -49,8 +54,13 @@ class Lifecycle:
     def _shard(self, index: int) -> Shard:
         return self.state.read().shard(index)
 
-    def _claimed(self, manifest: Manifest) -> set[str]:
-        return manifest.claimed | self.claims.taken_by_others(self.tag)
+    def _owner(self, shard: Shard) -> str:
+        """Who holds a batch in the claims index: this creation of this shard of this job."""
+        return f"{self.tag}/{shard.index}/{shard.generation}"
+
+    def _claimed(self, manifest: Manifest, shard: Shard) -> set[str]:
+        """Batches this shard must never adopt: every one recorded by anyone else."""
+        return manifest.claimed | self.claims.taken(but=self._owner(shard))
 
     # -- send -----------------------------------------------------------------------------
     def send(self, index: int, *, blocking: bool = True, quota: bool = False) -> bool:
@@ -78,25 +88,32 @@ class Lifecycle:
             file_id = self.backend.upload(shard, self.folder, resuming=resuming)
             self.state.update_shard(i, lambda s: s.record_upload(file_id))
         resuming = shard.state == "creating"
-        manifest, shard = self.state.update(lambda m: _begin_create(m.shard(i)))
-        try:
-            created = self.backend.create(
-                shard, self.folder, self._claimed(manifest), resuming=resuming
-            )
-        except APIStatusError as exc:
-            if _refused(exc):  # nothing was created: leave nothing half-made behind
-                self.backend.discard(shard)
-                self.state.update_shard(i, Shard.undo_upload)
-            raise
-        self._record(i, created)
+        self.state.update_shard(i, lambda s: s.begin_create(now()))
+        with self.claims.creates():  # one create or lookup at a time in this home
+            manifest = self.state.read()
+            shard = manifest.shard(i)
+            try:
+                claimed = self._claimed(manifest, shard)
+                created = self.backend.create(shard, self.folder, claimed, resuming=resuming)
+            except APIStatusError as exc:
+                if _refused(exc):  # nothing was created: leave nothing half-made behind
+                    self.backend.discard(shard)
+                    self.state.update_shard(i, Shard.undo_upload)
+                raise
+            self._record(shard, created)
 
-    def _record(self, index: int, created: Created) -> None:
-        self.claims.record(created.batch_id, self.tag)
+    def _record(self, shard: Shard, created: Created) -> None:
+        """Claim the batch in the home's index, then record it in the job (under `creates`)."""
+        if not self.claims.record(created.batch_id, self._owner(shard)):
+            log.warning("batch %s was claimed by another job first", created.batch_id)
         self.state.update_shard(
-            index, lambda s: s.record_batch(created.batch_id, created.seen, adopted=created.adopted)
+            shard.index,
+            lambda s: s.record_batch(created.batch_id, created.seen, adopted=created.adopted),
         )
         if created.adopted:
-            log.info("shard %s: adopted batch %s after a lost create", index, created.batch_id)
+            log.info(
+                "shard %s: adopted batch %s after a lost create", shard.index, created.batch_id
+            )
 
     # -- poll -----------------------------------------------------------------------------
     def poll(self, index: int) -> None:
@@ -136,7 +153,7 @@ class Lifecycle:
                 if problem is None:
                     self._keep(shard, files)
                     return
-                if problem.foreign and shard.adopted:
+                if problem.wrong_batch and shard.adopted:
                     return self._release(shard, problem)
                 log.warning("shard %s: download damaged (%s); fetching again", index, problem)
             assert problem is not None
@@ -182,7 +199,7 @@ class Lifecycle:
     def _release(self, shard: Shard, problem: Problem) -> None:
         """The adopted batch is not this job's: let it go and send the shard again."""
         assert shard.batch_id is not None
-        self.claims.release(shard.batch_id, self.tag)
+        self.claims.release(shard.batch_id, self._owner(shard))
         log.warning(
             "shard %s: adopted batch %s holds another job's rows; sending the shard again",
             shard.index,
@@ -203,15 +220,23 @@ class Lifecycle:
                     self._cancel_unsent(shard)
             shard = self._shard(index)
         if shard.running and shard.batch_id is not None:
-            batch_id, seen = shard.batch_id, self.backend.cancel(shard.batch_id)
+            batch_id = shard.batch_id
+            try:
+                seen = self.backend.cancel(batch_id)
+            except (BadRequestError, ConflictError):  # it ended meanwhile (OpenAI: 409, F.3)
+                seen = self.backend.observe(batch_id)
+                if seen.status not in TERMINAL:
+                    raise
             self.state.update_shard(index, lambda s: s.observe(batch_id, seen))
 
     def _cancel_unsent(self, shard: Shard) -> None:
         if shard.state == "creating":
-            found = self.backend.find(shard, self._claimed(self.state.read()))
-            if found is not None:
-                self._record(shard.index, found)
-                return
+            with self.claims.creates():
+                manifest = self.state.read()
+                found = self.backend.find(shard, self._claimed(manifest, shard))
+                if found is not None:
+                    self._record(shard, found)
+                    return
         self.backend.discard(shard)
         self.state.update_shard(shard.index, Shard.cancel_unsent)
 
@@ -224,11 +249,6 @@ class Lifecycle:
             deleted = self.backend.cleanup(shard)
             self.state.update_shard(index, Shard.clean)
         return deleted
-
-
-def _begin_create(shard: Shard) -> Shard:
-    shard.begin_create(now())
-    return shard
 
 
 def _remove(files: list[tuple[str, Path]]) -> None:

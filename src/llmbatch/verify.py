@@ -59,10 +59,11 @@ def check_request_file(path: Path, sha256: str, form: str, index: int) -> None:
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a download is not trusted. `foreign`: it holds another job's rows."""
+    """Why a download is not trusted. `wrong_batch`: it holds rows that are not this shard's
+    (another job's, or another shard's): the batch itself is the wrong one."""
 
     message: str
-    foreign: bool = False
+    wrong_batch: bool = False
 
 
 def check_download(
@@ -90,9 +91,10 @@ def check_download(
                     msg = (
                         f"line {number} of {path.name} has custom_id {custom_id!r}, not this job's"
                     )
-                    return Problem(msg, foreign=True)
+                    return Problem(msg, wrong_batch=True)
                 if row not in rows:
-                    return Problem(f"line {number} of {path.name}: row {row} is not in this shard")
+                    msg = f"line {number} of {path.name}: row {row} is not in this shard"
+                    return Problem(msg, wrong_batch=True)
                 if row in seen:
                     return Problem(f"line {number} of {path.name}: custom_id {custom_id!r} twice")
                 seen.add(row)

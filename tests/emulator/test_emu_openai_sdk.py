@@ -114,8 +114,12 @@ def test_cancel_through_the_sdk(emu: Emulator, client: openai.OpenAI) -> None:
     cancelled = client.batches.retrieve(created.id)
     assert cancelled.status == "cancelled"
     assert cancelled.cancelled_at is not None
-    with pytest.raises(openai.BadRequestError):
-        client.batches.cancel(created.id)
+    assert client.batches.cancel(created.id).status == "cancelled"  # allowed again (F.3)
+    done = _start(client, 1)
+    emu.advance(3600)
+    assert client.batches.retrieve(done.id).status == "completed"
+    with pytest.raises(openai.ConflictError, match="Cannot cancel a batch with status 'completed'"):
+        client.batches.cancel(done.id)
 
 
 def test_error_envelope_parses_into_sdk_errors(client: openai.OpenAI) -> None:

@@ -83,12 +83,13 @@ class OpenAIState:
         """POST /v1/batches/{id}/cancel: -> cancelling (idempotent while cancelling)."""
         self.advance(now)
         batch = self._batch(batch_id)
-        if batch.status == "cancelling":
-            return batch.to_dict()  # [EMULATOR CHOICE] a repeated cancel is a no-op
+        if batch.status in ("cancelling", "cancelled"):
+            return batch.to_dict()  # a repeated cancel is allowed (reference F.3)
         if batch.status in TERMINAL:
-            # [UNVERIFIED] the real answer for a finished batch; a 400 is the likely one.
-            message = f"Cannot cancel a batch with status {batch.status!r}."
-            raise ApiError(400, message, param=None, code="invalid_request")
+            # reference F.3: 409 "Cannot cancel a batch with status 'completed'." (code null);
+            # [EMULATOR CHOICE] the same for failed and expired batches
+            message = f"Cannot cancel a batch with status '{batch.status}'."
+            raise ApiError(409, message, param=None, code=None)
         if batch.timeline is not None:
             batch.timeline.cancel_at = now
         batch.stamps["cancelling_at"] = now

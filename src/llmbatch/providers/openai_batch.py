@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from llmbatch._exceptions import ConflictError, NotFoundError, ProviderError
+from llmbatch._exceptions import NotFoundError, ProviderError
 from llmbatch.manifest import TERMINAL, Observation, Shard
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import OpenAI
@@ -188,10 +188,7 @@ class OpenAIBackend(RemoteBackend):
 
     # -- cancel / cleanup -----------------------------------------------------------------
     def cancel(self, batch_id: str) -> Observation:
-        try:
-            return self._observation(self.client.cancel_batch(batch_id))
-        except ConflictError:  # 409: it has already ended (F.3)
-            return self.observe(batch_id)
+        return self._observation(self.client.cancel_batch(batch_id))
 
     def cleanup(self, shard: Shard) -> list[str]:
         deleted = []
