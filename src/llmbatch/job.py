@@ -120,7 +120,8 @@ class BatchHandle:
         self._flushed = RetryStats()
         self.spec = TaskSpec.from_dict(self._m.task)
         self._backend = make_backend(self._config, self.spec, self._m.tag, limits)
-        home = Path(self._m.home) if self._m.home else folder.path.parent
+        recorded = Path(self._m.home) if self._m.home else None  # where its claims live
+        home = recorded if recorded is not None and recorded.is_dir() else folder.path.parent
         self._life = Lifecycle(self._state, self._backend, Claims(home), self._m.tag)
 
     @classmethod
