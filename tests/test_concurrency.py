@@ -163,24 +163,26 @@ def test_a_stale_handle_never_overwrites_newer_state(emu: Any, provider: str) ->
     assert not notebook.collect()[".error"].any()
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_a_cancel_from_another_handle_is_never_undone(emu: Any, provider: str) -> None:
-    df = pd.DataFrame({"body": [f"text {i}" for i in range(8)]})
-    waiter = df.llmbatch.complete(
-        text="body", provider=provider, limits=Limits(2, BIG), submit=False
-    )
-    llmbatch.load(waiter.path).cancel()
-    out = waiter.wait(poll_interval=0, progress=False)  # the waiter's view predates the cancel
-    assert out[".error"].all() and out[".error_msg"].str.contains("cancel").all()
-    assert emu.state()["total_calls"] == 0
-
-
 CANCEL = """
 import sys
 import llmbatch
 
 print(llmbatch.load(sys.argv[1]).cancel().state)
 """
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_cancel_from_another_handle_is_never_undone(emu: Any, provider: str) -> None:
+    df = pd.DataFrame({"body": [f"text {i}" for i in range(8)]})
+    waiter = df.llmbatch.complete(
+        text="body", provider=provider, limits=Limits(2, BIG), submit=False
+    )
+    cancel = run(emu, CANCEL, str(waiter.path))  # a terminal cancels
+    assert cancel.returncode == 0, cancel.stderr
+    out = waiter.wait(poll_interval=0, progress=False)  # the notebook's view predates the cancel
+    assert out[".error"].all() and out[".error_msg"].str.contains("cancel").all()
+    assert emu.state()["total_calls"] == 0
+
 
 WAIT_ANY = """
 import sys

@@ -68,6 +68,13 @@ def test_a_download_that_stays_damaged_raises_and_the_job_resumes(
     assert _ok(_wait(llmbatch.load(job.path)))
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_results_that_404_a_moment_after_the_end_are_fetched_again(emu: Any, provider: str) -> None:
+    emu.add_fault(kind="404", route=DOWNLOAD[provider], calls=(1,))
+    assert _ok(_wait(_frame().llmbatch.complete(text="body", provider=provider)))
+    assert emu.call_count(DOWNLOAD[provider]) == 2
+
+
 def test_completed_without_an_output_file_is_polled_again(emu: Any) -> None:
     emu.add_fault(kind="null_output_file", route="GET /v1/batches/*", calls=(1,))
     job = _frame().llmbatch.complete(text="body")

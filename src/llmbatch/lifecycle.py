@@ -20,6 +20,7 @@ from llmbatch._exceptions import (
     APIStatusError,
     BadRequestError,
     ConflictError,
+    NotFoundError,
     ResultsIntegrityError,
 )
 from llmbatch._retry import sleep
@@ -173,7 +174,10 @@ class Lifecycle:
 
         files: list[tuple[str, Path]] = []
         try:
-            files = self.backend.download(shard, dest)
+            try:
+                files = self.backend.download(shard, dest)
+            except NotFoundError as exc:  # results can 404 for a few seconds after the end (F.11)
+                return [], Problem(f"the provider answered 404 for the results ({exc.message})")
             problem = check_download(
                 files,
                 tag=self.tag,

@@ -14,6 +14,7 @@ from typing import Any
 # Kinds that run the handler and then damage a successful answer (see damage.py).
 DAMAGE_KINDS = ("html", "truncate", "truncate_lines", "null_output_file")
 FAULT_KINDS = (
+    "404",
     "429",
     "500",
     "503",

@@ -105,11 +105,15 @@ def _openai_fault_body(status: int, wait: float) -> dict[str, Any]:
     if status == 503:
         message = "The server is overloaded or not ready yet."
         return openai_error(message, "server_error", None, None)
+    if status == 404:
+        return openai_error("No such File object", "invalid_request_error", "id", None)
     message = "The server had an error while processing your request. Sorry about that!"
     return openai_error(message, "server_error", None, None)
 
 
 def _anthropic_fault_body(status: int) -> dict[str, Any]:
+    if status == 404:  # e.g. results asked for a moment after the end (reference F.11)
+        return anthropic_error("not_found_error", "Not found")
     if status == 429:
         message = "Number of requests has exceeded your rate limit. Please try again later."
         return anthropic_error("rate_limit_error", message)
