@@ -20,8 +20,7 @@ from pathlib import Path
 import filelock
 import orjson
 
-from llmbatch.state import file_lock
-from llmbatch.store import make_dir, write_atomic
+from llmbatch.store import file_lock, make_dir, write_atomic
 
 __all__ = ["Claims"]
 

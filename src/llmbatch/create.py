@@ -25,8 +25,7 @@ from llmbatch.job import BatchHandle, make_backend
 from llmbatch.manifest import Attempt, Manifest
 from llmbatch.prepare import Limits, build_texts, check_texts, placeholders, ranges, write_shards
 from llmbatch.providers._config import resolve_provider
-from llmbatch.state import file_lock
-from llmbatch.store import JobFolder, default_home
+from llmbatch.store import JobFolder, default_home, file_lock
 from llmbatch.tasks import DEFAULT_MODELS, OPENAI_ENDPOINTS, TaskSpec, check_params
 
 __all__ = ["JobRequest", "create_job"]
@@ -228,7 +227,7 @@ def _prepare_and_submit(
                 return _existing(final, config, native, req, spec, identity)
             if final.exists():
                 final = JobFolder(home / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{tag[:4]}")
-            manifest.name = final.path.name
+            manifest.rename(final.path.name)
             temp.save(manifest.to_dict())
             temp.path.rename(final.path)
     except BaseException:

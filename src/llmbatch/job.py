@@ -188,13 +188,9 @@ class BatchHandle:
         """Add this process's HTTP counters since the last save to the job's totals."""
         live = self._backend.live_stats()
         delta = live.since(self._flushed)
-        if not delta.requests and not delta.retries:
-            return
-        totals = RetryStats()
-        totals.merge(manifest.http or {})
-        totals.merge(delta)
-        manifest.http = totals.as_dict()
-        self._flushed = live
+        if delta.requests or delta.retries:
+            manifest.add_http(delta)
+            self._flushed = live
 
     def _close_session(self) -> None:
         """Close the HTTP client, recording its counters in the manifest."""

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from llmbatch._exceptions import JobFolderError
+from llmbatch._retry import RetryStats
 from llmbatch.store import FORMAT_VERSION
 
 __all__ = [
@@ -280,6 +281,17 @@ class Manifest:
         """Every batch id this job has recorded, current and earlier generations."""
         ids = {s.batch_id for s in self.shards if s.batch_id}
         return ids | {b for s in self.shards for b in s.previous_batches}
+
+    def add_http(self, delta: RetryStats) -> None:
+        """Add one process's HTTP counters (since its last save) to the job's totals."""
+        totals = RetryStats()
+        totals.merge(self.http or {})
+        totals.merge(delta)
+        self.http = totals.as_dict()
+
+    def rename(self, name: str) -> None:
+        """The job's folder name (set once, when a new job's folder gets its final name)."""
+        self.name = name
 
     def add_attempt(self, kinds: list[str] | None, rows: int, shards: list[Shard]) -> int:
         number = len(self.attempts)

@@ -14,23 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TypeVar
 
 import filelock
 
 from llmbatch.manifest import Manifest, Shard
-from llmbatch.store import JobFolder, make_dir
+from llmbatch.store import JobFolder, file_lock, make_dir
 
-__all__ = ["JobState", "file_lock"]
+__all__ = ["JobState"]
 
 T = TypeVar("T")
 _LOCKS = "locks"
-
-
-def file_lock(path: Path) -> filelock.BaseFileLock:
-    """A lock on `path` (0600): reentrant in one thread, exclusive across threads and processes."""
-    return filelock.FileLock(path, mode=0o600, is_singleton=True, preserve_lock_file=True)
 
 
 class JobState:

@@ -21,11 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import filelock
 import orjson
 
 from llmbatch._exceptions import JobFolderError
 
-__all__ = ["FORMAT_VERSION", "JobFolder", "default_home", "make_dir", "write_atomic"]
+__all__ = ["FORMAT_VERSION", "JobFolder", "default_home", "file_lock", "make_dir", "write_atomic"]
 
 FORMAT_VERSION = 2  # 1 = llmbatch 0.1.0, still read (migrated by `manifest`)
 _READABLE = (1, 2)
@@ -51,6 +52,15 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_lock(path: Path) -> filelock.BaseFileLock:
+    """A lock on `path` (0600): reentrant in one thread, exclusive across threads and processes.
+
+    flock-based on POSIX, so a killed process releases it; the file itself is kept (deleting a
+    lock file others may be waiting on would let two holders in).
+    """
+    return filelock.FileLock(path, mode=0o600, is_singleton=True, preserve_lock_file=True)
 
 
 def make_dir(path: Path) -> None:
