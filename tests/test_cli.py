@@ -170,10 +170,21 @@ def test_retry(emu: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     emu.configure(request_error_rate=0.0)
     code, out, _ = _run(capsys, "retry", job.path)
     assert code == 0 and f"llmbatch job {job.name}" in out
+    assert _run(capsys, "retry", job.path)[0] == 0  # run twice (a cron job): nothing resent
     target = tmp_path / "out.parquet"
     assert _run(capsys, "wait", job.path, "-o", target, "--poll-interval", "0")[0] == 0
     assert not pd.read_parquet(target)[".error"].any()
     assert len(emu.state()["openai"]["batches"]) == 2
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_refresh(emu: Any, capsys: pytest.CaptureFixture[str], provider: str) -> None:
+    job = _job(_frame(pd.DataFrame), provider=provider)
+    job.wait(poll_interval=0, progress=False)
+    (job.path / "results" / "0000.jsonl").write_bytes(b"{damaged")
+    code, out, _ = _run(capsys, "refresh", job.path)
+    assert code == 0 and "ended" in out
+    assert not llmbatch.load(job.path).collect()[".error"].any()
 
 
 def test_retry_refuses_unknown_kinds(emu: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -184,7 +195,9 @@ def test_retry_refuses_unknown_kinds(emu: Any, capsys: pytest.CaptureFixture[str
     assert "invalid choice" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["status", "wait", "collect", "cancel", "cleanup", "retry"])
+@pytest.mark.parametrize(
+    "command", ["status", "wait", "collect", "cancel", "cleanup", "retry", "refresh"]
+)
 def test_not_a_job_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
     code, out, err = _run(capsys, command, tmp_path)
     assert code == 1 and out == ""

@@ -95,7 +95,11 @@ def test_refresh_results_replaces_a_damaged_local_file(emu: Any, provider: str) 
     _wait(job)
     result = job.path / "results" / "0000.jsonl"
     result.write_bytes(result.read_bytes()[:40])  # damaged on disk after the fact
+    with pytest.raises(llmbatch.ResultsIntegrityError, match="refresh_results"):
+        job.collect()
+    (job.path / "results" / ".0000.output.999-dead.part").write_bytes(b"left by a kill")
     job.refresh_results()
+    assert not list((job.path / "results").glob(".*"))
     assert _ok(job.collect())
     assert emu.call_count(DOWNLOAD[provider]) == 2
 

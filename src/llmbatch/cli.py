@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         ("status", "show a job's status"),
         ("cancel", "cancel a job"),
         ("cleanup", "delete a job's remote files / batches"),
+        ("refresh", "download a job's results again (checked before they replace the old)"),
     ):
         sub.add_parser(name, help=text).add_argument("path")
     for name, text in (
@@ -130,6 +131,8 @@ def _run(args: argparse.Namespace) -> int:
         print(handle.cancel())
     elif args.command == "cleanup":
         print("\n".join(handle.cleanup()) or "nothing to delete")
+    elif args.command == "refresh":
+        print(handle.refresh_results().status(refresh=False))
     elif args.command == "wait":
         _write(handle.wait(poll_interval=args.poll_interval, timeout=args.timeout), args.output)
     elif args.command == "collect":

@@ -16,12 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from llmbatch import frames
-from llmbatch._exceptions import BatchFailedError, InputError, JobNotReady
+from llmbatch._exceptions import BatchFailedError, InputError, JobNotReady, ResultsIntegrityError
 from llmbatch._retry import RetryStats
 from llmbatch.attempts import add_attempt
 from llmbatch.claims import Claims
@@ -345,7 +346,6 @@ class BatchHandle:
     def _outcomes(self, manifest: Manifest, *, partial: bool = False) -> Outcomes:
         out = Outcomes(manifest.n_rows)
         out.not_sent(unranges(manifest.skipped), "empty text, not sent")
-        tag = manifest.tag
         for shard in sorted(manifest.shards, key=lambda s: (s.attempt, s.index)):
             rows = list(unranges(shard.rows))
             if not shard.collected:
@@ -358,15 +358,25 @@ class BatchHandle:
                     out.record_many(rows, Outcome(kind="missing", message=message))
                 continue
             out.expect(rows)
-            for custom_id, kind, payload, error in self._backend.read(shard, self._folder):
-                row = row_of(custom_id, tag)
-                if row is None or row >= manifest.n_rows:
-                    continue
-                if kind == "succeeded" and payload is not None:
-                    out.record(row, read_reply(self._reply, payload))
-                else:
-                    out.record(row, Outcome(kind=kind, message=error))  # type: ignore[arg-type]
+            try:
+                self._read_shard(out, shard, manifest)
+            except (orjson.JSONDecodeError, FileNotFoundError) as exc:
+                msg = (
+                    f"the results of shard {shard.index} in the job folder are damaged or gone "
+                    f"({exc})\nHint: job.refresh_results() downloads them again."
+                )
+                raise ResultsIntegrityError(msg, shard=shard.index) from None
         return out
+
+    def _read_shard(self, out: Outcomes, shard: Shard, manifest: Manifest) -> None:
+        for custom_id, kind, payload, error in self._backend.read(shard, self._folder):
+            row = row_of(custom_id, manifest.tag)
+            if row is None or row >= manifest.n_rows:
+                continue
+            if kind == "succeeded" and payload is not None:
+                out.record(row, read_reply(self._reply, payload))
+            else:
+                out.record(row, Outcome(kind=kind, message=error))  # type: ignore[arg-type]
 
     def _reply(self, payload: dict[str, Any]) -> Any:
         return self._backend.reply(self.spec.endpoint, payload)

@@ -146,6 +146,7 @@ class Lifecycle:
             wanted = shard.needs_download or (again and shard.state == "downloaded")
             if not wanted:
                 return
+            self._remove_stale_parts(index)
             problem = None
             for attempt in range(DOWNLOAD_ATTEMPTS):
                 if attempt:
@@ -191,6 +192,14 @@ class Lifecycle:
         if problem is not None:
             _remove(files)
         return files, problem
+
+    def _remove_stale_parts(self, index: int) -> None:
+        """Temp files of this shard's downloads that a killed process left (we hold the claim,
+        so no other process is writing one now)."""
+        mark = f".{index:04d}."
+        for path in self.folder.results_dir.glob(".*.part"):
+            if mark in path.name:
+                path.unlink(missing_ok=True)
 
     def _keep(self, shard: Shard, files: list[tuple[str, Path]]) -> None:
         kept = []
