@@ -307,6 +307,20 @@ def test_damaged_manifest(emu: Any) -> None:
         llmbatch.load(path)
 
 
+@pytest.mark.parametrize("damage", [{"rows": None}, {"index": "zero", "bogus": 1}, "not a shard"])
+def test_a_damaged_shard_entry_is_a_job_folder_error(emu: Any, damage: Any) -> None:
+    path = _job(emu)
+    manifest = json.loads((path / "job.json").read_text())
+    if isinstance(damage, dict):
+        manifest["shards"][0] = {k: v for k, v in manifest["shards"][0].items() if k not in damage}
+        manifest["shards"][0].pop("n")
+    else:
+        manifest["shards"][0] = damage
+    (path / "job.json").write_text(json.dumps(manifest))
+    with pytest.raises(llmbatch.JobFolderError, match="damaged"):
+        llmbatch.load(path)
+
+
 def test_reopened_job_onto_a_frame_without_the_id_column(emu: Any) -> None:
     job = pd.DataFrame(FRAME).llmbatch.complete(text="body", id="doc_id")
     job.wait(poll_interval=0, progress=False)

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import filelock
 
+from llmbatch._exceptions import JobFolderError
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.store import JobFolder, file_lock, make_dir
 
@@ -42,7 +43,15 @@ class JobState:
 
     def read(self) -> Manifest:
         """The manifest as it is on disk now (writes are atomic, so no lock is needed)."""
-        return Manifest.from_dict(self.folder.load())
+        data = self.folder.load()
+        try:
+            return Manifest.from_dict(data)
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            msg = (
+                f"the manifest {str(self.folder.manifest_path)!r} is damaged ({exc})\nHint: "
+                "restore it from a backup; the remote batches can still be listed."
+            )
+            raise JobFolderError(msg) from None
 
     @property
     def lock(self) -> filelock.BaseFileLock:
