@@ -181,18 +181,20 @@ def _prepare_and_submit(
     try:
         backend = make_backend(config, spec, tag, req.limits)
         hasher = hashlib.blake2b(digest_size=16)
+        text_hasher = hashlib.blake2b(digest_size=16)
         hasher.update(orjson.dumps(_work(config, spec), option=orjson.OPT_SORT_KEYS))
-        hasher.update(orjson.dumps(ids, default=repr))
+        id_bytes = orjson.dumps(ids, default=repr)
+        hasher.update(id_bytes)
         skip = set(skipped)
         rows = [i for i in range(len(texts)) if i not in skip]
         shards = write_shards(
             texts, rows, spec=spec, tag=tag, line=backend.line, limits=backend.limits,
-            shard_path=temp.shard_path, hasher=hasher,
+            shard_path=temp.shard_path, hasher=hasher, text_hasher=text_hasher,
         )  # fmt: skip
         identity: dict[str, Any] = {
             "hash": hasher.hexdigest(),
-            "ids": _digest(ids),
-            "texts": _digest(texts),
+            "ids": hashlib.blake2b(id_bytes, digest_size=16).hexdigest(),
+            "texts": text_hasher.hexdigest(),
             "n_rows": len(texts),
             "columns": {"id": req.id, "text": req.text, "prompt": req.prompt},
         }
@@ -240,10 +242,6 @@ def _prepare_and_submit(
 def _work(config: Any, spec: TaskSpec) -> list[Any]:
     """What, besides the rows, makes two jobs the same work."""
     return [config.name, config.base_url, spec.to_dict()]
-
-
-def _digest(values: Any) -> str:
-    return hashlib.blake2b(orjson.dumps(values, default=repr), digest_size=16).hexdigest()
 
 
 def _existing(

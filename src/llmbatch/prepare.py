@@ -134,8 +134,13 @@ def write_shards(
     shard_path: Callable[[int], Path],
     first_index: int = 0,
     hasher: Any = None,
+    text_hasher: Any = None,
 ) -> list[PreparedShard]:
-    """Stream the request lines of `rows` into shard files cut at the provider's limits."""
+    """Stream the request lines of `rows` into shard files cut at the provider's limits.
+
+    `hasher` gets every row's body (the job's identity), `text_hasher` every row's text alone
+    (to say "the texts differ" when a name is reused), both on the way, without a second pass.
+    """
     prefix, suffix = body_template(spec)
     shards: list[PreparedShard] = []
     current: PreparedShard | None = None
@@ -144,7 +149,8 @@ def write_shards(
     progress = tqdm(total=len(rows), desc="preparing", unit="rows", delay=1.0, leave=False)
     try:
         for row in rows:
-            body = prefix + orjson.dumps(texts[row]) + suffix
+            text = orjson.dumps(texts[row])
+            body = prefix + text + suffix
             data = line(wire_id(tag, row), body)
             size = len(data) + limits.line_overhead
             if size + limits.shard_overhead > limits.max_bytes:
@@ -166,10 +172,14 @@ def write_shards(
                 fh = current.path.open("wb")
                 current.path.chmod(0o600)
                 digest = hashlib.sha256()
-            fh.write(data + b"\n")
-            digest.update(data + b"\n")  # the file's exact bytes, checked before upload
+            data += b"\n"
+            fh.write(data)
+            digest.update(data)  # the file's exact bytes, checked before upload
             if hasher is not None:
-                hasher.update(str(row).encode() + b"\x00" + body + b"\n")
+                key = str(row).encode() + b"\x00"
+                hasher.update(key + body + b"\n")
+                if text_hasher is not None:
+                    text_hasher.update(key + text + b"\n")
             current.rows.append(row)
             current.bytes += size
             progress.update(1)
