@@ -68,9 +68,9 @@ def test_four_processes_at_random_never_lose_or_double_pay(
 ) -> None:
     create = "POST /v1/batches" if provider == "openai" else "POST /v1/messages/batches"
     emu.configure(request_error_rate=0.2, requests_per_second=400.0)
-    emu.add_fault(kind="429", route="GET *", rate=0.1, retry_after=0.01)
+    emu.add_fault(kind="429", route="GET *", rate=0.2, retry_after=0.01)
     emu.add_fault(kind="drop_after", route=create, rate=0.15)
-    emu.add_fault(kind="slow", route=create, rate=0.3, delay=0.05)
+    emu.add_fault(kind="slow", route=create, every=2, delay=0.05)
     df = pd.DataFrame({"doc_id": [f"doc {i}" for i in range(N_ROWS)]})
     df["body"] = [f"text number {i}" for i in range(N_ROWS)]
     job = df.llmbatch.complete(
