@@ -9,6 +9,7 @@ timing, only on what was created.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import pytest
 
 import llmbatch
 from llmbatch import Limits
+from llmbatch.state import JobState
+from llmbatch.store import JobFolder
 from procs import finish, run, start
 
 N = 20
@@ -217,3 +220,26 @@ def test_cancel_while_another_process_waits(emu: Any, tmp_path: Path, provider: 
     again = run(emu, WAIT_ANY, str(path))
     assert again.returncode == 0, again.stderr
     assert len(_batches(emu, provider)) == before  # cancelled shards are never sent later
+
+
+def test_status_never_waits_for_another_process_s_download(emu: Any) -> None:
+    """A shard claimed elsewhere (here: another thread, same lock as another process) is
+    skipped by status(), which returns at once; wait() then downloads it."""
+    job = pd.DataFrame({"body": ["a", "b"]}).llmbatch.complete(text="body")
+    holding, release = threading.Event(), threading.Event()
+
+    def download_elsewhere() -> None:
+        with JobState(JobFolder(job.path)).claim(0):
+            holding.set()
+            release.wait(60)
+
+    other = threading.Thread(target=download_elsewhere)
+    other.start()
+    holding.wait(60)
+    try:
+        assert not job.status().done  # ended at the provider, but not downloaded here
+        assert emu.call_count("GET /v1/files/*/content") == 0
+    finally:
+        release.set()
+        other.join()
+    assert not job.wait(poll_interval=0, progress=False)[".error"].any()

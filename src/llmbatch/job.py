@@ -230,9 +230,10 @@ class BatchHandle:
         return self
 
     # -- status ---------------------------------------------------------------------------
-    def _poll(self, *, resubmit: bool) -> None:
+    def _poll(self, *, resubmit: bool, block: bool = True) -> None:
         """Refresh running shards and download ended ones; with `resubmit`, also send what is
-        unsent (a crashed submission) and one shard waiting for quota. status() never sends."""
+        unsent (a crashed submission) and one shard waiting for quota. status() never sends.
+        Not `block`: skip a download another process is doing right now (status())."""
         if resubmit:
             self.submit()
         for shard in self._m.shards:
@@ -240,7 +241,7 @@ class BatchHandle:
                 self._life.poll(shard.index)
         for shard in self._refresh().shards:
             if shard.needs_download:
-                self._life.fetch(shard.index)
+                self._life.fetch(shard.index, blocking=block)
         if resubmit and self._resubmit_quota:
             self._resubmit_one()
         self._refresh()
@@ -256,7 +257,7 @@ class BatchHandle:
     def status(self, *, refresh: bool = True) -> JobStatus:
         """The job's normalised status (asks the provider unless `refresh=False`)."""
         if refresh:
-            self._poll(resubmit=False)
+            self._poll(resubmit=False, block=False)
         shards = [_shard_status(s) for s in self._m.shards]
         unsent = any(s.to_send and s.status == "pending" for s in self._m.shards)
         ended = all(s.finished for s in self._m.shards)
@@ -470,7 +471,8 @@ class BatchHandle:
 
         Results are downloaded first, so `collect()` keeps working from the job folder.
         """
-        st = self.status()
+        self._poll(resubmit=False)
+        st = self.status(refresh=False)
         if not st.done:
             raise JobNotReady(f"job {self.name} is still running\nHint: cancel() it first.", st)
         deleted: list[str] = []
@@ -501,7 +503,8 @@ class BatchHandle:
             raise InputError(
                 f"unknown error kinds {unknown}\nHint: choose from {list(ERROR_KINDS)}."
             )
-        st = self.status()
+        self._poll(resubmit=False)
+        st = self.status(refresh=False)
         if any(not s.finished for s in self._m.shards if s.attempt == 0):
             raise JobNotReady(f"job {self.name} has not ended yet\nHint: wait() first.", st)
         snapshot = self._snapshot()

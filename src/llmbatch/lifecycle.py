@@ -133,15 +133,18 @@ class Lifecycle:
         self.state.update_shard(index, apply)
 
     # -- download -------------------------------------------------------------------------
-    def fetch(self, index: int, *, again: bool = False) -> None:
+    def fetch(self, index: int, *, again: bool = False, blocking: bool = True) -> None:
         """Download an ended shard's results and check them before trusting them.
 
         A damaged download is fetched again (bounded, with backoff); then it raises
         ResultsIntegrityError and the job stays resumable. An adopted batch whose rows are
         another job's is released and the shard is sent again. `again`: fetch a shard that was
-        downloaded before (a user's `refresh_results()`).
+        downloaded before (a user's `refresh_results()`). Not `blocking`: skip a shard another
+        process is downloading right now.
         """
-        with self.state.claim(index):
+        with self.state.claim(index, blocking=blocking) as got:
+            if not got:
+                return
             shard = self._shard(index)
             wanted = shard.needs_download or (again and shard.state == "downloaded")
             if not wanted:
