@@ -50,9 +50,6 @@ class Claims:
         """Batch ids recorded by any owner other than `but`."""
         return {batch for batch, owner in self._read().items() if owner != but}
 
-    def owner(self, batch_id: str) -> str | None:
-        return self._read().get(batch_id)
-
     def record(self, batch_id: str, owner: str) -> bool:
         """Record that `owner` holds `batch_id`; False if another owner recorded it first."""
         return self._change(batch_id, owner, release=False)

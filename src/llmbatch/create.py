@@ -273,10 +273,10 @@ def _differences(old: Manifest, config: Any, spec: TaskSpec, identity: Any) -> l
             found.append(f"{key}: {_short(old.task.get(key))} → {_short(new_task.get(key))}")
     if old.n_rows != identity["n_rows"]:
         found.append(f"rows: {old.n_rows:,} → {identity['n_rows']:,}")
-    if old.identity is None:  # a 0.1.0 job: only the provider, task and row count compare
+    if old.columns != identity["columns"]:
+        found.append(f"columns: {old.columns} → {identity['columns']}")
+    if old.identity is None:  # a 0.1.0 job: its ids and texts were not digested
         return found
-    if old.identity.get("columns") != identity["columns"]:
-        found.append(f"columns: {old.identity.get('columns')} → {identity['columns']}")
     for part, label in (("ids", "the id values"), ("texts", "the texts")):
         if old.identity.get(part) != identity[part]:
             found.append(f"{label} differ ({old.n_rows:,} rows recorded)")

@@ -258,7 +258,7 @@ class BatchHandle:
         """The job's normalised status (asks the provider unless `refresh=False`)."""
         if refresh:
             self._poll(resubmit=False, block=False)
-        shards = [_shard_status(s) for s in self._m.shards]
+        shards = [ShardStatus.of(s) for s in self._m.shards]
         unsent = any(s.to_send and s.status == "pending" for s in self._m.shards)
         ended = all(s.finished for s in self._m.shards)
         state = "ended" if ended else ("pending" if unsent else "running")
@@ -524,31 +524,3 @@ class BatchHandle:
         if rows:
             add_attempt(self._folder, manifest, snapshot, self.spec, self._backend, rows, kinds)
         return rows
-
-
-def _shard_status(s: Shard) -> ShardStatus:
-    return ShardStatus(
-        index=s.index,
-        attempt=s.attempt,
-        status=s.status,
-        raw_status=s.raw_status,
-        batch_id=s.batch_id,
-        total=s.counts.get("total") or s.n,
-        completed=s.counts.get("completed", 0),
-        failed=s.counts.get("failed", 0),
-        errors=list(s.errors),
-        note=_note(s),
-    )
-
-
-def _note(s: Shard) -> str | None:
-    """What the user should know about a shard beyond its status."""
-    released = [e for e in s.events if e.get("event") == "released_foreign_batch"]
-    if released and s.unsent:
-        return (
-            f"batch {released[-1].get('batch_id')} (adopted after a lost create) held another "
-            "job's rows; released, the shard is sent again"
-        )
-    if released:
-        return f"sent again after releasing another job's batch {released[-1].get('batch_id')}"
-    return s.note

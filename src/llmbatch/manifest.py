@@ -67,7 +67,7 @@ class TransitionError(JobFolderError):
 class Observation:
     """What the provider said about one batch, normalised by the provider's backend."""
 
-    status: str
+    status: Status
     raw_status: str | None
     counts: dict[str, int]
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -90,7 +90,7 @@ class Shard:
     sha256: str
     hash_form: Literal["bytes", "lines"] = "bytes"  # "lines": 0.1.0 hashed without newlines
     state: ShardState = "written"
-    status: str = "pending"
+    status: Status = "pending"
     raw_status: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)

@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from llmbatch.manifest import TERMINAL
+from llmbatch.manifest import TERMINAL, Shard
 
 __all__ = ["JobStatus", "ShardStatus"]
 
@@ -31,6 +31,22 @@ class ShardStatus:
     @property
     def done(self) -> bool:
         return self.status in TERMINAL
+
+    @classmethod
+    def of(cls, s: Shard) -> ShardStatus:
+        """The status of one manifest shard, with a note when there is more to say."""
+        return cls(
+            index=s.index,
+            attempt=s.attempt,
+            status=s.status,
+            raw_status=s.raw_status,
+            batch_id=s.batch_id,
+            total=s.counts.get("total") or s.n,
+            completed=s.counts.get("completed", 0),
+            failed=s.counts.get("failed", 0),
+            errors=list(s.errors),
+            note=_note(s),
+        )
 
 
 @dataclass(frozen=True)
@@ -99,3 +115,16 @@ class JobStatus:
             f"{self.failed:,} failed of {self.total:,} requests ({self.n_rows:,} rows)"
             f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
         )
+
+
+def _note(s: Shard) -> str | None:
+    """What the user should know about a shard beyond its status."""
+    released = [e for e in s.events if e.get("event") == "released_foreign_batch"]
+    if released and s.unsent:
+        return (
+            f"batch {released[-1].get('batch_id')} (adopted after a lost create) held another "
+            "job's rows; released, the shard is sent again"
+        )
+    if released:
+        return f"sent again after releasing another job's batch {released[-1].get('batch_id')}"
+    return s.note

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from llmbatch._exceptions import NotFoundError
-from llmbatch.manifest import Observation, Shard
+from llmbatch.manifest import Observation, Shard, Status
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import Anthropic
 from llmbatch.providers.backend import Created, Dest, RemoteBackend, ResultLine, now
@@ -40,7 +40,7 @@ def _epoch(stamp: str | None) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def _normalise(batch: dict[str, Any]) -> str:
+def _normalise(batch: dict[str, Any]) -> Status:
     raw = batch.get("processing_status")
     if raw == "in_progress":
         return "in_progress"

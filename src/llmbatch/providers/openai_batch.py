@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from llmbatch._exceptions import NotFoundError, ProviderError
-from llmbatch.manifest import TERMINAL, Observation, Shard
+from llmbatch.manifest import TERMINAL, Observation, Shard, Status
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import OpenAI
 from llmbatch.providers.backend import Created, Dest, RemoteBackend, ResultLine, now
@@ -29,7 +29,7 @@ OPENAI_LIMITS = Limits(
     max_requests=50_000, max_bytes=200 * 1024 * 1024, max_embedding_inputs=50_000
 )
 META_KEY = "llmbatch_shard"
-_STATUS = {
+_STATUS: dict[str, Status] = {
     "validating": "validating",
     "in_progress": "in_progress",
     "finalizing": "finalizing",
