@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from typing import Any
+
+from llmbatch.emulator.faults import route_matches
 
 
 def client_env(emu: Any, home: str | None = None) -> dict[str, str]:
@@ -50,3 +53,23 @@ def finish(procs: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:
         stdout, stderr = proc.communicate(timeout=300)
         out.append((proc.returncode, stdout, stderr))
     return out
+
+
+def handled(emu: Any, route: str) -> int:
+    """Calls to `route` whose handler has run: the log entry gets its status then, before a
+    `slow_after` fault holds the answer back."""
+    with emu.lock:
+        return sum(
+            1
+            for entry in emu.request_log
+            if entry["status"] is not None and route_matches(route, entry["method"], entry["path"])
+        )
+
+
+def wait_handled(emu: Any, route: str, n: int, proc: subprocess.Popen[str]) -> None:
+    """Until the handler of call `n` to `route` has run (the state has changed)."""
+    deadline = time.monotonic() + 60  # a bound on a hung client only, never a timing assert
+    while handled(emu, route) < n:
+        assert proc.poll() is None, "the client ended before the call was handled"
+        assert time.monotonic() < deadline, f"call {n} to {route} was never handled"
+        time.sleep(0.005)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from procs import client_env, run
+from procs import handled as _handled_count
 
 N_ROWS = 10
 SHARD = 4  # → 3 shards
@@ -67,9 +68,12 @@ POINTS: list[tuple[str, str, str, str, int, Any]] = [
 ]
 
 
-def _wait_for_call(emu: Any, route: str, n: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while emu.call_count(route) < n:
+def _wait_for_call(
+    emu: Any, route: str, n: int, proc: subprocess.Popen[str], *, handled: bool
+) -> None:
+    """Until call `n` to `route` arrived (and, for `handled`, its handler has changed state)."""
+    deadline = time.monotonic() + 60  # a bound on a hung client only, never a timing assert
+    while emu.call_count(route) < n or (handled and _handled_count(emu, route) < n):
         if proc.poll() is not None:
             out, err = proc.communicate()
             pytest.fail(f"client ended before the kill point: {out}\n{err}")
@@ -77,10 +81,11 @@ def _wait_for_call(emu: Any, route: str, n: int, proc: subprocess.Popen[str]) ->
             proc.kill()
             pytest.fail(f"call {n} to {route} never came")
         time.sleep(0.005)
-    time.sleep(0.05)  # the handler (for slow_after) has run; the client is waiting
 
 
-def _submit_and_kill(emu: Any, tmp_path: Path, provider: str, route: str, call: int) -> None:
+def _submit_and_kill(
+    emu: Any, tmp_path: Path, provider: str, route: str, call: int, *, handled: bool
+) -> None:
     """Run the submitting client until call `call` to `route` is held open, then SIGKILL it."""
     proc = subprocess.Popen(
         [sys.executable, "-c", SUBMIT, provider, str(tmp_path), str(N_ROWS), str(SHARD)],
@@ -90,7 +95,7 @@ def _submit_and_kill(emu: Any, tmp_path: Path, provider: str, route: str, call: 
         text=True,
     )
     try:
-        _wait_for_call(emu, route, call, proc)
+        _wait_for_call(emu, route, call, proc, handled=handled)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
@@ -106,7 +111,7 @@ def test_kill_and_resume(
     emu: Any, tmp_path: Path, point: str, provider: str, kind: str, route: str, call: int, _: Any
 ) -> None:
     emu.add_fault(kind=kind, route=route, calls=(call,), delay=60.0)
-    _submit_and_kill(emu, tmp_path, provider, route, call)
+    _submit_and_kill(emu, tmp_path, provider, route, call, handled=kind == "slow_after")
     done = run(emu, RESUME, str(tmp_path / "crash"), str(N_ROWS))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(N_ROWS), "0", "True", "True"]
@@ -134,7 +139,7 @@ def test_cancel_after_a_crash_between_create_and_manifest(
     route = "POST /v1/batches" if provider == "openai" else "POST /v1/messages/batches"
     emu.configure(validating_seconds=60)
     emu.add_fault(kind="slow_after", route=route, calls=(2,), delay=60.0)
-    _submit_and_kill(emu, tmp_path, provider, route, 2)
+    _submit_and_kill(emu, tmp_path, provider, route, 2, handled=True)
     done = run(emu, CANCEL, str(tmp_path / "crash"))
     assert done.returncode == 0, done.stderr
     batches = emu.state()[provider]["batches"]

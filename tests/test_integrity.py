@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import llmbatch
 from llmbatch import Limits
 from llmbatch.lifecycle import DOWNLOAD_ATTEMPTS
 from llmbatch.verify import hash_file
-from procs import run, start
+from procs import run, start, wait_handled
 
 BIG = 10**9
 DOWNLOAD = {
@@ -166,10 +165,7 @@ def test_a_resumed_create_never_takes_a_batch_made_meanwhile(emu: Any, tmp_path:
 
 def _run_killed(emu: Any, home: Path) -> Any:
     proc = start(emu, SUBMIT, "killed", "killed", home=str(home))
-    deadline = time.monotonic() + 60
-    while emu.call_count(CREATE["anthropic"]) < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)  # the create has run; its answer is held
+    wait_handled(emu, CREATE["anthropic"], 1, proc)  # the create has run; its answer is held
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     return llmbatch.load(home / "killed")

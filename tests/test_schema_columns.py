@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import time
 from typing import Any, Literal
 
 import pydantic
@@ -247,16 +246,6 @@ def test_make_validator_truncates_long_messages() -> None:
 def test_make_validator_refuses_a_broken_schema_up_front() -> None:
     with pytest.raises(SchemaError, match="not valid JSON Schema"):
         s.make_validator({"type": "objekt"})
-
-
-def test_make_validator_is_fast_enough() -> None:
-    check = s.make_validator(SCHEMA)
-    good = {"label": "pos", "score": 0.5, "detail": {"tags": ["a", "b"]}}
-    start = time.perf_counter()
-    for _ in range(2000):
-        check(good)
-    per_row = (time.perf_counter() - start) / 2000
-    assert per_row < 0.001  # generous: a loaded CI box; a quiet one does ~20 µs
 
 
 # --- flatten_row ---------------------------------------------------------------------------

