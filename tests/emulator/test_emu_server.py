@@ -67,6 +67,20 @@ def test_main_rejects_a_bad_fault(capsys: pytest.CaptureFixture[str]) -> None:
     assert emulator.main(["--port", "0", "--fault", '{"kind": "nope"}']) == 2
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_main_refuses_a_bad_port_as_usage(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        emulator.main(["--port", port])
+    assert exit_.value.code == 2
+    assert "0-65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault", ["[1", "[1]", '{"kind": "429", "calls": "x"}'])
+def test_main_refuses_a_malformed_fault(fault: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert emulator.main(["--port", "0", "--fault", fault]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
 def test_banner_lists_the_variables_to_export() -> None:
     text = banner("http://127.0.0.1:8787", None)
     assert "export OPENAI_BASE_URL=http://127.0.0.1:8787/v1" in text

@@ -34,6 +34,17 @@ _INT_KNOBS = (
 )
 
 
+def _port(text: str) -> int:
+    """A TCP port number (0 = any free port), refused by argparse otherwise (exit code 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0-65535 (0 = any free)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one flag per EmulatorConfig knob)."""
     parser = argparse.ArgumentParser(
@@ -42,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "on loopback, for offline use and tests.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 = any)")
+    parser.add_argument("--port", type=_port, default=8787, help="port (default 8787; 0 = any)")
     parser.add_argument("--api-key", default=None, help="accept only this key (default: any)")
     for name in _FLOAT_KNOBS:
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=None)
@@ -100,7 +111,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         config = config_from_args(args)
         sock = bind(args.host, args.port)
-    except (ConfigError, NotLoopbackError, orjson.JSONDecodeError, TypeError) as exc:
+    except (ConfigError, NotLoopbackError, TypeError, ValueError) as exc:  # JSON errors too
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
