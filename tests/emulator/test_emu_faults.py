@@ -208,9 +208,12 @@ def test_slow(emu: Emulator, http: httpx.Client, oai: openai.OpenAI) -> None:
 def test_slow_after_changes_state_before_the_late_answer(
     emu: Emulator, ahttp: httpx.Client
 ) -> None:
-    emu.add_fault(kind="slow_after", route="POST /v1/messages/batches", calls=[1], delay=0.5)
+    emu.add_fault(kind="slow_after", route="POST /v1/messages/batches", calls=[1], delay=5.0)
     with pytest.raises(httpx.ReadTimeout):
         ahttp.post("/v1/messages/batches", json={"requests": [anthropic_request("a")]}, timeout=0.1)
+    deadline = time.monotonic() + 30  # the handler may run after the client gave up waiting
+    while emu.state()["anthropic"]["batch_count"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert emu.state()["anthropic"]["batch_count"] == 1
     assert emu.request_log[-1]["fault"] == "slow_after"
 
