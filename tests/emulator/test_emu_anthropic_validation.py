@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from emulator_helpers import anthropic_request
 
@@ -66,19 +67,38 @@ def test_body_too_large_is_413(emu: Emulator, ahttp: httpx.Client) -> None:
     assert emu.state()["anthropic"]["batch_count"] == 1
 
 
+def _errored(ahttp: httpx.Client, requests: list[Any]) -> dict[str, dict[str, Any]]:
+    """Create a batch (which must succeed), then its results: custom_id -> result."""
+    created = _create(ahttp, requests)
+    assert created.status_code == 200, created.text
+    results = ahttp.get(f"{PATH}/{created.json()['id']}/results")
+    assert results.status_code == 200, results.text
+    lines = [orjson.loads(line) for line in results.content.splitlines()]
+    return {line["custom_id"]: line["result"] for line in lines}
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"max_tokens": None}, "requests.1.params.max_tokens: Field required"),
-        ({"max_tokens": 0}, "requests.1.params.max_tokens: Input should be greater than or equal"),
-        ({"max_tokens": "5"}, "requests.1.params.max_tokens: Input should be a valid integer"),
-        ({"stream": True}, "requests.1.params.stream:"),
-        ({"speed": "fast"}, "requests.1.params.speed:"),
-        ({"model": None}, "requests.1.params.model: Field required"),
-        ({"messages": None}, "requests.1.params.messages: Field required"),
+        ({"max_tokens": None}, "max_tokens: Field required"),
+        ({"max_tokens": 0}, "max_tokens: Input should be greater than or equal"),
+        ({"max_tokens": "5"}, "max_tokens: Input should be a valid integer"),
+        ({"stream": True}, "stream: Streaming is not supported"),
+        ({"speed": "fast"}, "speed: Fast mode is not supported"),
+        ({"model": None}, "model: Field required"),
+        ({"messages": None}, "messages: Field required"),
+        ({"frobnicate": 3}, "frobnicate: Extra inputs are not permitted"),
+        (
+            {"max_tokens": 100_000},
+            "max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens "
+            "for claude-haiku-4-5-20251001",
+        ),
     ],
 )
-def test_params_rules(ahttp: httpx.Client, change: dict[str, Any], expected: str) -> None:
+def test_params_are_checked_per_request_after_the_create(
+    ahttp: httpx.Client, change: dict[str, Any], expected: str
+) -> None:
+    """F.8: a bad `params` does not fail the create; that one request ends errored."""
     bad = anthropic_request("b")
     params = bad["params"]
     assert isinstance(params, dict)
@@ -87,11 +107,45 @@ def test_params_rules(ahttp: httpx.Client, change: dict[str, Any], expected: str
             del params[key]
         else:
             params[key] = value
-    assert _error(_create(ahttp, [anthropic_request("a"), bad])).startswith(expected)
+    results = _errored(ahttp, [anthropic_request("a"), bad])
+    assert results["a"]["type"] == "succeeded"
+    assert results["b"]["type"] == "errored"
+    error = results["b"]["error"]["error"]
+    assert error == {
+        "type": "invalid_request_error",
+        "message": error["message"],
+        "details": {"error_visibility": "user_facing"},
+    }
+    assert error["message"] == expected or error["message"].startswith(expected)
 
 
-def test_stream_false_is_allowed(ahttp: httpx.Client) -> None:
-    assert _create(ahttp, [anthropic_request("a", stream=False)]).status_code == 200
+@pytest.mark.parametrize(
+    ("model", "max_tokens", "ok"),
+    [
+        ("claude-haiku-4-5", 64_000, True),
+        ("claude-haiku-4-5-20251001", 64_001, False),
+        ("claude-opus-4-1", 32_001, False),
+        ("claude-opus-4-6", 128_000, True),
+        ("claude-sonnet-4-6", 128_001, False),
+    ],
+)
+def test_output_caps_per_model(ahttp: httpx.Client, model: str, max_tokens: int, ok: bool) -> None:
+    request = anthropic_request("a", model=model, max_tokens=max_tokens)
+    result = _errored(ahttp, [request])["a"]
+    assert result["type"] == ("succeeded" if ok else "errored"), result
+
+
+def test_unknown_model_is_a_not_found_result(ahttp: httpx.Client) -> None:
+    results = _errored(ahttp, [anthropic_request("a", model="claude-nope-9")])
+    error = results["a"]["error"]["error"]
+    assert (error["type"], error["message"]) == ("not_found_error", "model: claude-nope-9")
+
+
+def test_injected_errors_carry_details(emu: Emulator, ahttp: httpx.Client) -> None:
+    emu.configure(request_error_rate=1.0, request_error_type="overloaded_error")
+    error = _errored(ahttp, [anthropic_request("a")])["a"]["error"]["error"]
+    assert error["type"] == "overloaded_error"
+    assert error["details"] == {"error_visibility": "user_facing"}
 
 
 def test_shape_errors(ahttp: httpx.Client) -> None:

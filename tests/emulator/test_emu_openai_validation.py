@@ -33,7 +33,12 @@ def _failed_with(batch: dict[str, Any], code: str) -> dict[str, Any]:
 def test_malformed_json_line(run_batch: RunBatch) -> None:
     batch = run_batch([chat_line("a"), b"{not json", chat_line("c")])
     error = _failed_with(batch, "invalid_json_line")
-    assert error["line"] == 2
+    assert error == {
+        "code": "invalid_json_line",
+        "message": "This line is not parseable as valid JSON.",
+        "param": None,
+        "line": 2,
+    }
 
 
 def test_line_that_is_not_an_object(run_batch: RunBatch) -> None:
@@ -51,11 +56,112 @@ def test_trailing_newlines_are_fine(run_batch: RunBatch) -> None:
     assert batch["status"] == "completed"
 
 
-def test_missing_custom_id(run_batch: RunBatch) -> None:
+@pytest.mark.parametrize("name", ["custom_id", "method", "url", "body"])
+def test_missing_required_parameter(run_batch: RunBatch, name: str) -> None:
     line = chat_line("a")
-    del line["custom_id"]
-    error = _failed_with(run_batch([chat_line("b"), line]), "missing_custom_id")
-    assert (error["line"], error["param"]) == (2, "custom_id")
+    del line[name]
+    error = _failed_with(run_batch([chat_line("b"), line]), "missing_required_parameter")
+    assert error == {
+        "code": "missing_required_parameter",
+        "message": f"Missing required parameter: '{name}'.",
+        "param": name,
+        "line": 2,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [("model", "Model parameter is required."), ("messages", "Messages parameter is required.")],
+)
+def test_missing_body_field_is_invalid_request(
+    run_batch: RunBatch, field: str, message: str
+) -> None:
+    line = chat_line("b")
+    body = line["body"]
+    assert isinstance(body, dict)
+    del body[field]
+    error = _failed_with(run_batch([chat_line("a"), line]), "invalid_request")
+    assert error == {
+        "code": "invalid_request",
+        "message": message,
+        "param": f"body.{field}",
+        "line": 2,
+    }
+
+
+def test_unknown_model_fails_the_whole_batch(run_batch: RunBatch) -> None:
+    batch = run_batch([chat_line("a", model="gpt-nope"), chat_line("b", model="gpt-nope")])
+    assert batch["errors"]["data"] == [
+        {
+            "code": "model_not_found",
+            "message": "The provided model 'gpt-nope' is not supported by the Batch API.",
+            "param": "body.model",
+            "line": 1,
+        }
+    ]
+    _failed_with(batch, "model_not_found")
+
+
+def test_fine_tuned_model_of_a_known_base_is_accepted(run_batch: RunBatch) -> None:
+    batch = run_batch([chat_line("a", model="ft:gpt-4o-mini-2024-07-18:acme::abc123")])
+    assert batch["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "error"),
+    [
+        (
+            "/v1/chat/completions",
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "relax": 1},
+            {
+                "message": "Unrecognized request argument supplied: relax",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            },
+        ),
+        (
+            "/v1/responses",
+            {"model": "gpt-4o-mini", "input": "x", "relax": 1},
+            {
+                "message": "Unknown parameter: 'relax'.",
+                "type": "invalid_request_error",
+                "param": "relax",
+                "code": "unknown_parameter",
+            },
+        ),
+        (
+            "/v1/embeddings",
+            {"model": "text-embedding-3-small", "input": "x", "relax": 1},
+            {
+                "message": "Unrecognized request argument supplied: relax",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            },
+        ),
+    ],
+)
+def test_unknown_body_field_is_a_400_line(
+    run_batch: RunBatch,
+    file_lines: Callable[[str | None], list[dict[str, Any]]],
+    endpoint: str,
+    body: dict[str, Any],
+    error: dict[str, Any],
+) -> None:
+    """F.4: validation passes; the line comes back as a 400 in the error file."""
+    ok = {k: v for k, v in body.items() if k != "relax"}
+    lines = [
+        {"custom_id": "ok", "method": "POST", "url": endpoint, "body": ok},
+        {"custom_id": "bad", "method": "POST", "url": endpoint, "body": body},
+    ]
+    batch = run_batch(lines, endpoint=endpoint)
+    assert batch["status"] == "completed"
+    assert batch["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+    [line] = file_lines(batch["error_file_id"])
+    assert line["custom_id"] == "bad"
+    assert line["response"]["status_code"] == 400
+    assert line["response"]["body"] == {"error": error}
 
 
 def test_duplicate_custom_id(run_batch: RunBatch) -> None:
@@ -69,25 +175,37 @@ def test_url_not_matching_the_endpoint(run_batch: RunBatch) -> None:
     line = chat_line("b")
     line["url"] = "/v1/embeddings"
     error = _failed_with(run_batch([chat_line("a"), line]), "invalid_url")
-    assert (error["line"], error["param"]) == (2, "url")
+    assert error == {
+        "code": "invalid_url",
+        "message": "The URL provided for this request does not match the batch endpoint.",
+        "param": "url",
+        "line": 2,
+    }
 
 
 def test_method_not_post(run_batch: RunBatch) -> None:
     line = chat_line("a")
     line["method"] = "GET"
-    error = _failed_with(run_batch([line]), "invalid_method")
-    assert error["line"] == 1
+    error = _failed_with(run_batch([line]), "invalid_request")
+    assert (error["line"], error["param"]) == (1, "method")
 
 
 def test_body_not_an_object(run_batch: RunBatch) -> None:
     line = chat_line("a")
     line["body"] = "hello"
-    assert _failed_with(run_batch([line]), "invalid_body")["line"] == 1
+    error = _failed_with(run_batch([line]), "invalid_request")
+    assert (error["line"], error["param"]) == (1, "body")
 
 
 def test_stream_true_in_a_body(run_batch: RunBatch) -> None:
-    error = _failed_with(run_batch([chat_line("a", stream=True)]), "stream_not_supported")
-    assert error["param"] == "body.stream"
+    batch = run_batch([chat_line("a"), chat_line("b", stream=True)])
+    error = _failed_with(batch, "streaming_unsupported")
+    assert error == {
+        "code": "streaming_unsupported",
+        "message": "Chat Completions: Streaming is not supported in the Batch API.",
+        "param": "body.stream",
+        "line": 2,
+    }
 
 
 def test_more_than_one_model(run_batch: RunBatch) -> None:
@@ -153,10 +271,14 @@ def _error(response: httpx.Response, status: int) -> dict[str, Any]:
     return dict(error)
 
 
-def test_unknown_input_file_is_404(http: httpx.Client) -> None:
-    error = _error(_create(http, input_file_id="file-nope"), 404)
-    assert error["type"] == "invalid_request_error"
-    assert "file-nope" in error["message"]
+def test_unknown_input_file_creates_a_batch_that_fails(http: httpx.Client) -> None:
+    """F.1: no synchronous 404; the batch is created, then fails at validation."""
+    created = _create(http, input_file_id="file-nope")
+    assert created.status_code == 200, created.text
+    batch = http.get(f"/v1/batches/{created.json()['id']}").json()
+    error = _failed_with(batch, "invalid_request")
+    assert (error["param"], error["line"]) == ("file_id", None)
+    assert error["message"].startswith("Cannot find file file-nope, or organization")
 
 
 def test_input_file_with_wrong_purpose_is_400(
@@ -210,8 +332,18 @@ def test_body_that_is_not_json(http: httpx.Client) -> None:
 )
 def test_metadata_limits(http: httpx.Client, upload: Callable[..., str], metadata: Any) -> None:
     file_id = upload([chat_line("a")])
-    assert _error(_create(http, input_file_id=file_id, metadata=metadata), 400)["param"] == (
-        "metadata"
+    error = _error(_create(http, input_file_id=file_id, metadata=metadata), 400)
+    assert error["param"].startswith("metadata")
+
+
+def test_metadata_of_the_wrong_type_is_invalid_type(
+    http: httpx.Client, upload: Callable[..., str]
+) -> None:
+    file_id = upload([chat_line("a")])
+    error = _error(_create(http, input_file_id=file_id, metadata={"tags": ["a", "b"]}), 400)
+    assert (error["param"], error["code"]) == ("metadata.tags", "invalid_type")
+    assert error["message"] == (
+        "Invalid type for 'metadata.tags': expected a string, but got an array instead."
     )
 
 

@@ -132,3 +132,14 @@ def test_the_asgi_app_works_in_process(emu: Emulator) -> None:
     assert response.status_code == 200
     assert response.json()["object"] == "list"
     assert emu.call_count("GET /v1/batches") == 1
+
+
+def test_every_config_knob_has_a_flag() -> None:
+    from llmbatch.emulator._cli import build_parser, config_from_args
+
+    flags = "--openai-empty-file-ids --no-openai-expired-error-lines --anthropic-not-found-reads 2"
+    args = build_parser().parse_args([*flags.split(), "--seed", "7"])
+    config = config_from_args(args)
+    assert config.openai_empty_file_ids is True
+    assert config.openai_expired_error_lines is False
+    assert (config.anthropic_not_found_reads, config.seed) == (2, 7)

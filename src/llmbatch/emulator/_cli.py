@@ -31,7 +31,9 @@ _INT_KNOBS = (
     "openai_max_embedding_inputs",
     "anthropic_max_requests",
     "anthropic_max_bytes",
+    "anthropic_not_found_reads",
 )
+_BOOL_KNOBS = ("openai_empty_file_ids", "openai_expired_error_lines")
 
 
 def _port(text: str) -> int:
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=None)
     for name in _INT_KNOBS:
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
+    for name in _BOOL_KNOBS:
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--request-error-type", default=None)
     parser.add_argument(
         "--fault",
@@ -74,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     """The EmulatorConfig that the parsed flags describe."""
     knobs: dict[str, Any] = {
         name: getattr(args, name)
-        for name in (*_FLOAT_KNOBS, *_INT_KNOBS, "api_key", "request_error_type")
+        for name in (*_FLOAT_KNOBS, *_INT_KNOBS, *_BOOL_KNOBS, "api_key", "request_error_type")
         if getattr(args, name) is not None
     }
     faults = [FaultRule.from_value(orjson.loads(text)) for text in args.fault]

@@ -19,6 +19,11 @@ from llmbatch.emulator.anthropic_validate import check_create
 from llmbatch.emulator.clock import rfc3339
 from llmbatch.emulator.config import EmulatorConfig
 from llmbatch.emulator.errors import ApiError, anthropic_invalid
+from llmbatch.emulator.request_checks import (
+    ERROR_DETAILS,
+    anthropic_params_error,
+    anthropic_result_error,
+)
 from llmbatch.emulator.timeline import Timeline
 
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
@@ -38,6 +43,7 @@ class MessageBatch:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESULT_TYPES, 0))
     ended_at: float | None = None
     results_body: bytes | None = None
+    lagged: dict[str, int] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -56,16 +62,36 @@ class MessageBatch:
             self._end(outcome, end)
 
     def _run(self, upto: int) -> None:
-        cfg = self.cfg
         for custom_id, params in self.requests[len(self.results) : upto]:
-            if faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate):
-                kind, payload = "errored", faults.anthropic_line_error(cfg.request_error_type)
-            else:
-                kind, payload = fake_model.anthropic_answer(params, salt=custom_id)
+            kind, payload = self._answer(custom_id, params)
             key = "message" if kind == "succeeded" else "error"
             line = {"custom_id": custom_id, "result": {"type": kind, key: payload}}
             self.results.append(orjson.dumps(line))
             self.counts[kind] += 1
+
+    def _answer(self, custom_id: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """`(result type, message or error)`: the API's own checks first (F.8), then an
+        injected error, then the fake model."""
+        cfg = self.cfg
+        problem = anthropic_params_error(params)
+        if problem is not None:
+            return "errored", anthropic_result_error(*problem)
+        if faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate):
+            kind, payload = "errored", faults.anthropic_line_error(cfg.request_error_type)
+        else:
+            kind, payload = fake_model.anthropic_answer(params, salt=custom_id)
+        if kind == "errored":
+            payload["error"].setdefault("details", dict(ERROR_DETAILS))  # F.10
+        return kind, payload
+
+    def lag(self, what: str) -> None:
+        """Answer 404 to the first `anthropic_not_found_reads` retrieves after the create and
+        after the end, and results reads after the end (F.11: a few seconds of lag)."""
+        phase = "created" if self.ended_at is None else "ended"
+        key = f"{phase}:{what}"
+        if self.lagged.get(key, 0) < self.cfg.anthropic_not_found_reads:
+            self.lagged[key] = self.lagged.get(key, 0) + 1
+            raise ApiError(404, f"Message batch {self.id} not found", type="not_found_error")
 
     def _end(self, outcome: str, at: float) -> None:
         kind = {"cancelled": "canceled", "expired": "expired"}.get(outcome)
@@ -141,7 +167,9 @@ class AnthropicState:
     def get(self, batch_id: str, now: float, base_url: str) -> dict[str, Any]:
         """GET /v1/messages/batches/{id}."""
         self.advance(now)
-        return self._batch(batch_id).to_dict(base_url)
+        batch = self._batch(batch_id)
+        batch.lag("retrieve")
+        return batch.to_dict(base_url)
 
     def cancel(self, batch_id: str, now: float, base_url: str) -> dict[str, Any]:
         """POST .../{id}/cancel: -> canceling (a repeated cancel is a no-op)."""
@@ -175,6 +203,8 @@ class AnthropicState:
         """
         self.advance(now)
         batch = self._batch(batch_id)
+        if batch.results_body is not None:
+            batch.lag("results")
         if batch.results_body is None:
             message = (
                 f"Results for batch {batch_id} are not available: its processing_status is "

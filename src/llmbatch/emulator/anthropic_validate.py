@@ -1,9 +1,11 @@
-"""Create-time validation of an Anthropic Message Batch (C.1).
+"""Create-time validation of an Anthropic Message Batch: the envelope only (C.1, F.8).
 
-Unlike OpenAI, Anthropic rejects a bad batch synchronously: HTTP 400 `invalid_request_error`
-whose message names the offending field the way the real API does, e.g.
-`requests.3.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`. The first
-problem found is reported.
+The create fails synchronously, with HTTP 400 `invalid_request_error` whose message names the
+offending field the way the real API does (e.g. `requests.3.custom_id: String should match
+pattern '^[a-zA-Z0-9_-]{1,64}$'`), only for the envelope: the body's shape, the number of
+requests, each request's `custom_id` (pattern, duplicates) and `params` being an object. The
+`params` themselves are checked asynchronously, request by request (request_checks.py): a bad
+one ends `errored`. The first problem found is reported.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ def _check_request(item: Any, index: int, seen: dict[str, int]) -> tuple[str, di
         raise anthropic_invalid(f"{where}.params: Field required")
     if not isinstance(params, dict):
         raise anthropic_invalid(f"{where}.params: Input should be a valid dictionary")
-    _check_params(params, f"{where}.params")
     return custom_id, params
 
 
@@ -76,24 +77,3 @@ def _check_custom_id(value: Any, where: str, index: int, seen: dict[str, int]) -
         raise anthropic_invalid(message)
     seen[value] = index
     return value
-
-
-def _check_params(params: dict[str, Any], where: str) -> None:
-    for name in ("model", "max_tokens", "messages"):
-        if name not in params:
-            raise anthropic_invalid(f"{where}.{name}: Field required")
-    if not isinstance(params["model"], str) or not params["model"]:
-        raise anthropic_invalid(f"{where}.model: Input should be a valid string")
-    max_tokens = params["max_tokens"]
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
-        raise anthropic_invalid(f"{where}.max_tokens: Input should be a valid integer")
-    if max_tokens < 1:
-        raise anthropic_invalid(f"{where}.max_tokens: Input should be greater than or equal to 1")
-    if not isinstance(params["messages"], list):
-        raise anthropic_invalid(f"{where}.messages: Input should be a valid list")
-    if params.get("stream"):
-        message = f"{where}.stream: Streaming is not supported in the Message Batches API"
-        raise anthropic_invalid(message)
-    if params.get("speed") is not None:
-        message = f"{where}.speed: Fast mode is not supported in the Message Batches API"
-        raise anthropic_invalid(message)

@@ -24,10 +24,11 @@ from starlette.types import Receive, Scope, Send
 
 from llmbatch.emulator import anthropic_routes, control, ids, openai_routes
 from llmbatch.emulator.backend import Backend
+from llmbatch.emulator.catalog import ANTHROPIC_VERSIONS
 from llmbatch.emulator.config import DAMAGE_KINDS, FaultRule
 from llmbatch.emulator.damage import damage
 from llmbatch.emulator.errors import ApiError
-from llmbatch.emulator.faults import fault_reply
+from llmbatch.emulator.faults import fault_reply, ratelimit_headers
 from llmbatch.emulator.wire import Call, Route, error_response, json_response
 
 ANTHROPIC_PREFIX = "/v1/messages"
@@ -147,12 +148,15 @@ def _request_id(provider: str) -> str:
 
 
 def _stamp(response: Response, provider: str, request_id: str) -> None:
+    """The request id, and rate-limit headers unless the answer has its own (a 429's)."""
     if provider == "anthropic":
         response.headers["request-id"] = request_id
     else:
         response.headers["x-request-id"] = request_id
         response.headers["openai-version"] = "2020-10-01"
         response.headers["openai-processing-ms"] = "1"
+    for name, value in ratelimit_headers(provider, 1.0, exhausted=False).items():
+        response.headers.setdefault(name, value)
 
 
 def _not_found(call: Call) -> ApiError:
@@ -163,7 +167,9 @@ def _not_found(call: Call) -> ApiError:
 
 
 def _check_auth(call: Call) -> None:
-    """401 without a key (or with the wrong one); Anthropic also needs anthropic-version."""
+    """401 without a key (or with the wrong one); Anthropic also needs a known
+    anthropic-version. Anthropic takes `x-api-key` or `Authorization: Bearer` (F.12); an
+    `anthropic-workspace-id` header is accepted and ignored."""
     headers = call.request.headers
     wanted = call.backend.config.api_key
     bearer = _bearer(headers.get("authorization"))
@@ -182,8 +188,13 @@ def _check_auth(call: Call) -> None:
         raise ApiError(401, "x-api-key header is required", type="authentication_error")
     if wanted is not None and key != wanted:
         raise ApiError(401, "invalid x-api-key", type="authentication_error")
-    if not headers.get("anthropic-version"):
+    version = headers.get("anthropic-version")
+    if not version:
         raise ApiError(400, "anthropic-version: header is required")
+    if version not in ANTHROPIC_VERSIONS:
+        # [EMULATOR CHOICE] the wording; an unknown version is refused (F.12)
+        known = ", ".join(sorted(ANTHROPIC_VERSIONS))
+        raise ApiError(400, f"anthropic-version: {version!r} is not a valid version ({known})")
 
 
 def _bearer(value: str | None) -> str | None:

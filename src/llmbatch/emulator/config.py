@@ -11,25 +11,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Kinds that run the handler and then damage a successful answer (see damage.py).
-DAMAGE_KINDS = ("html", "truncate", "truncate_lines", "null_output_file")
-FAULT_KINDS = (
-    "404",
-    "429",
-    "500",
-    "503",
-    "529",
-    "drop",
-    "drop_after",
-    "slow",
-    "slow_after",
-    *DAMAGE_KINDS,
+from llmbatch.emulator.config_rules import (
+    CONFIG_RULES,
+    DAMAGE_KINDS,
+    FAULT_KINDS,
+    FAULT_RULES,
+    REQUEST_ERROR_TYPES,
+    problem,
 )
-REQUEST_ERROR_TYPES = ("api_error", "overloaded_error", "rate_limit_error", "invalid_request_error")
+
+__all__ = [
+    "DAMAGE_KINDS",
+    "FAULT_KINDS",
+    "REQUEST_ERROR_TYPES",
+    "ConfigError",
+    "EmulatorConfig",
+    "FaultRule",
+]
 
 
 class ConfigError(ValueError):
     """A knob or fault rule has an invalid value."""
+
+
+def _refuse(message: str | None) -> None:
+    if message is not None:
+        raise ConfigError(message)
 
 
 @dataclass(frozen=True)
@@ -67,19 +74,13 @@ class FaultRule:
     delay: float = 1.0
 
     def __post_init__(self) -> None:
-        kind = str(self.kind)
-        object.__setattr__(self, "kind", kind)
-        if kind not in FAULT_KINDS:
-            raise ConfigError(f"fault kind {kind!r} is not one of {list(FAULT_KINDS)}")
+        object.__setattr__(self, "kind", str(self.kind))  # {"kind": 429} reads as "429"
+        _refuse(problem(FAULT_RULES, dataclasses.asdict(self), "fault "))
         if self.calls is not None:
-            object.__setattr__(self, "calls", tuple(int(n) for n in self.calls))
+            object.__setattr__(self, "calls", tuple(self.calls))
         chosen = [x for x in (self.calls, self.every, self.rate) if x is not None]
         if len(chosen) > 1:
             raise ConfigError("a fault rule takes at most one of calls, every, rate")
-        if self.every is not None and self.every < 1:
-            raise ConfigError(f"fault every={self.every} must be >= 1")
-        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
-            raise ConfigError(f"fault rate={self.rate} must be within 0..1")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the control plane's shape)."""
@@ -93,6 +94,8 @@ class FaultRule:
         """Build a rule from a rule or a dict (as sent to the control plane)."""
         if isinstance(value, FaultRule):
             return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"a fault rule must be an object of fields; got {value!r}")
         unknown = set(value) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"unknown fault rule keys: {sorted(unknown)}")
@@ -126,25 +129,18 @@ class EmulatorConfig:
     openai_max_embedding_inputs: int = 50_000
     anthropic_max_requests: int = 100_000
     anthropic_max_bytes: int = 256 * 1024 * 1024
+    anthropic_not_found_reads: int = 0
+    openai_empty_file_ids: bool = False
+    openai_expired_error_lines: bool = True
     faults: tuple[FaultRule, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.faults, (list, tuple)):
+            raise ConfigError(f"faults: must be a list of fault rules; got {self.faults!r}")
         faults = tuple(FaultRule.from_value(f) for f in self.faults)
         object.__setattr__(self, "faults", faults)
-        if self.request_error_type not in REQUEST_ERROR_TYPES:
-            raise ConfigError(
-                f"request_error_type {self.request_error_type!r} is not one of "
-                f"{list(REQUEST_ERROR_TYPES)}"
-            )
-        if not 0.0 <= self.request_error_rate <= 1.0:
-            raise ConfigError(f"request_error_rate={self.request_error_rate} must be within 0..1")
-        if self.requests_per_second is not None and self.requests_per_second <= 0:
-            raise ConfigError("requests_per_second must be > 0 (or None for instant)")
-        for name in ("validating_seconds", "finalizing_seconds", "cancel_seconds"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0")
-        if self.completion_window_seconds <= 0:
-            raise ConfigError("completion_window_seconds must be > 0")
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        _refuse(problem(CONFIG_RULES, values))
 
     def token_limit_for(self, model: str) -> int | None:
         """The enqueued-token limit for `model` (an int applies to every model)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 
+from llmbatch.emulator.catalog import ANTHROPIC_ALIASES
 from llmbatch.emulator.fake_anthropic_checks import check_params, custom_tools, output_schema
 from llmbatch.emulator.fake_schema import break_instance, schema_instance, structured_text
 from llmbatch.emulator.fake_text import (
@@ -33,14 +34,6 @@ from llmbatch.emulator.fake_text import (
     words_of,
 )
 
-_SNAPSHOTS = {
-    "claude-haiku-4-5": "claude-haiku-4-5-20251001",
-    "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
-    "claude-opus-4-5": "claude-opus-4-5-20251101",
-    "claude-opus-4-1": "claude-opus-4-1-20250805",
-    "claude-sonnet-4-0": "claude-sonnet-4-20250514",
-    "claude-opus-4-0": "claude-opus-4-20250514",
-}
 _IMAGE_TOKENS = 1600
 _WARM_IN_FOUR = 3
 
@@ -65,7 +58,7 @@ def messages_answer(params: dict, salt: str) -> tuple[str, dict]:
         "id": make_id("msg_01", 22, seed, salt),
         "type": "message",
         "role": "assistant",
-        "model": _SNAPSHOTS.get(params["model"], params["model"]),
+        "model": ANTHROPIC_ALIASES.get(params["model"], params["model"]),
         "content": blocks,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,

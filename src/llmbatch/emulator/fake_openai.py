@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
+from llmbatch.emulator.catalog import OPENAI_ALIASES
 from llmbatch.emulator.fake_openai_checks import (
     check_chat,
     check_completions,
@@ -33,19 +34,6 @@ from llmbatch.emulator.fake_text import (
     words_of,
 )
 
-_SNAPSHOTS = {
-    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
-    "gpt-4o": "gpt-4o-2024-08-06",
-    "gpt-4.1": "gpt-4.1-2025-04-14",
-    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
-    "gpt-4.1-nano": "gpt-4.1-nano-2025-04-14",
-    "gpt-5": "gpt-5-2025-08-07",
-    "gpt-5-mini": "gpt-5-mini-2025-08-07",
-    "gpt-5-nano": "gpt-5-nano-2025-08-07",
-    "o3": "o3-2025-04-16",
-    "o4-mini": "o4-mini-2025-04-16",
-    "gpt-3.5-turbo-instruct": "gpt-3.5-turbo-instruct",
-}
 _CACHE_MINIMUM = 1024
 _CACHE_STEP = 128
 _COMPLETIONS_DEFAULT_MAX = 16
@@ -78,7 +66,7 @@ _IMAGE_CATEGORIES = frozenset(
 
 def snapshot_model(model: str) -> str:
     """The dated snapshot a model alias resolves to (unknown names are returned as given)."""
-    return _SNAPSHOTS.get(model, model)
+    return OPENAI_ALIASES.get(model, model)
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def fault_reply(rule: FaultRule, provider: str) -> tuple[int, dict[str, str], di
         headers["retry-after"] = str(max(1, math.ceil(rule.retry_after)))
         headers["retry-after-ms"] = str(round(rule.retry_after * 1000))
     if status == 429:
-        headers.update(_ratelimit_headers(provider, rule.retry_after))
+        headers.update(ratelimit_headers(provider, rule.retry_after, exhausted=True))
     if provider == "anthropic":
         return status, headers, _anthropic_fault_body(status)
     return status, headers, _openai_fault_body(status, rule.retry_after)
@@ -122,25 +122,39 @@ def _anthropic_fault_body(status: int) -> dict[str, Any]:
     return anthropic_error("api_error", "Internal server error")
 
 
-def _ratelimit_headers(provider: str, wait: float) -> dict[str, str]:
+def ratelimit_headers(provider: str, wait: float, *, exhausted: bool) -> dict[str, str]:
+    """Plausible rate-limit headers: every answer carries them, a 429 with nothing left.
+
+    OpenAI: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`; Anthropic:
+    `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}`
+    (reset as RFC 3339).
+    """
     if provider == "anthropic":
         reset = datetime.now(timezone.utc) + timedelta(seconds=wait)
         stamp = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
         headers = {}
-        for kind in ("requests", "tokens", "input-tokens", "output-tokens"):
+        for kind, limit in _ANTHROPIC_LIMITS.items():
             prefix = f"anthropic-ratelimit-{kind}"
-            headers[f"{prefix}-limit"] = "50"
-            headers[f"{prefix}-remaining"] = "0"
+            headers[f"{prefix}-limit"] = str(limit)
+            headers[f"{prefix}-remaining"] = "0" if exhausted else str(limit - 1)
             headers[f"{prefix}-reset"] = stamp
         return headers
     return {
-        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-limit-requests": "60" if exhausted else "5000",
         "x-ratelimit-limit-tokens": "2000000",
-        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-remaining-requests": "0" if exhausted else "4999",
         "x-ratelimit-remaining-tokens": "2000000",
         "x-ratelimit-reset-requests": f"{wait:g}s",
         "x-ratelimit-reset-tokens": "0s",
     }
+
+
+_ANTHROPIC_LIMITS = {
+    "requests": 50,
+    "tokens": 90_000,
+    "input-tokens": 50_000,
+    "output-tokens": 10_000,
+}
 
 
 # ---- per-request errors inside a batch ------------------------------------------------------

@@ -26,6 +26,7 @@ import orjson
 from llmbatch.emulator import fake_model, faults, ids
 from llmbatch.emulator.clock import unix
 from llmbatch.emulator.config import EmulatorConfig
+from llmbatch.emulator.request_checks import openai_unknown_field
 from llmbatch.emulator.timeline import Timeline
 
 TERMINAL = ("failed", "completed", "expired", "cancelled")
@@ -93,7 +94,7 @@ class OpenAIBatch:
     seq: int
     endpoint: str
     input_file_id: str
-    input_path: Path
+    input_path: Path | None  # None: the input file did not exist (the batch fails, F.1)
     input_bytes: int
     completion_window: str
     metadata: dict[str, str] | None
@@ -141,7 +142,7 @@ class OpenAIBatch:
         """Execute requests up to index `upto` (exclusive) that have not run yet."""
         done = len(self.ok_lines) + len(self.error_lines)
         timeline = self.timeline
-        if upto <= done or timeline is None:
+        if upto <= done or timeline is None or self.input_path is None:
             return
         with self.input_path.open("rb") as handle:
             for index in range(done, upto):
@@ -152,7 +153,10 @@ class OpenAIBatch:
 
     def _run_one(self, custom_id: str, body: dict[str, Any], created: int) -> None:
         cfg = self.cfg
-        if faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate):
+        unknown = openai_unknown_field(self.endpoint, body)  # F.4: a 400 line, not a failure
+        if unknown is not None:
+            status, answer = 400, unknown
+        elif faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate):
             status, answer = faults.openai_line_error(cfg.request_error_type)
         else:
             # salt: distinct response ids per line; created: when the request "ran".

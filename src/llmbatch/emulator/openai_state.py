@@ -49,8 +49,10 @@ class OpenAIState:
         """POST /v1/batches: check the request synchronously; the file is checked later."""
         self.advance(now)
         params = _check_create(body)
-        source = self.files.get(params["input_file_id"], now, "input_file_id")
-        if source.purpose != "batch":
+        source = self.files.files.get(params["input_file_id"])
+        if source is not None and source.expires_at is not None and source.expires_at <= now:
+            source = None  # an unknown file fails the batch at validation (F.1), no 404 here
+        if source is not None and source.purpose != "batch":
             message = (
                 f"File {source.id} has purpose {source.purpose!r}; a batch input file must be "
                 "uploaded with purpose 'batch'."
@@ -61,16 +63,17 @@ class OpenAIState:
             id=ids.batch_id(),
             seq=self.seq,
             endpoint=params["endpoint"],
-            input_file_id=source.id,
-            input_path=source.path,
-            input_bytes=source.bytes,
+            input_file_id=params["input_file_id"],
+            input_path=None if source is None else source.path,
+            input_bytes=0 if source is None else source.bytes,
             completion_window=params["completion_window"],
             metadata=params.get("metadata"),
             output_retention=params.get("output_retention"),
             created_at=now,
             cfg=cfg,
         )
-        self.files.pin(source.path)
+        if source is not None:
+            self.files.pin(source.path)
         self.batches[batch.id] = batch
         return batch.to_dict()
 
@@ -152,6 +155,9 @@ class OpenAIState:
 
     def _validate(self, batch: OpenAIBatch) -> None:
         cfg, at = batch.cfg, batch.validates_at
+        if batch.input_path is None:
+            self._fail(batch, [_missing_file(batch.input_file_id)], at)
+            return
         result = validate_file(
             batch.input_path,
             batch.input_bytes,
@@ -202,25 +208,28 @@ class OpenAIState:
         batch.errors = errors
         batch.status = "failed"
         batch.stamps["failed_at"] = at
-        self.files.unpin(batch.input_path)
+        if batch.input_path is not None:
+            self.files.unpin(batch.input_path)
 
     def _finish(self, batch: OpenAIBatch, outcome: str, at: float) -> None:
         if outcome == "completed" and batch.timeline is not None:
             batch.stamps["finalizing_at"] = batch.timeline.all_done_at
-        else:
+        elif outcome == "cancelled" or batch.cfg.openai_expired_error_lines:
             batch.stop_remaining(outcome)
+        # else: expired without batch_expired lines; counts do not add up (F.5)
         batch.output_file_id = self._result_file(batch, batch.ok_lines, "output", at)
         batch.error_file_id = self._result_file(batch, batch.error_lines, "error", at)
         batch.status = outcome
         batch.stamps[f"{outcome}_at"] = at
-        self.files.unpin(batch.input_path)
+        if batch.input_path is not None:
+            self.files.unpin(batch.input_path)
 
     def _result_file(
         self, batch: OpenAIBatch, lines: list[bytes], kind: str, at: float
     ) -> str | None:
         """Write `<batch_id>_<kind>.jsonl` (purpose batch_output); None when there are no lines."""
         if not lines:
-            return None
+            return "" if batch.cfg.openai_empty_file_ids else None  # "": seen for real (F.5)
         data = batch.shuffled(lines, kind)
         retention = batch.output_retention or OUTPUT_RETENTION
         name = f"{batch.id}_{kind}.jsonl"
@@ -236,6 +245,14 @@ class OpenAIState:
             "files": [{"id": f.id, "purpose": f.purpose, "filename": f.filename} for f in live],
             "batches": [{"id": b.id, "status": b.status} for b in self.batches.values()],
         }
+
+
+def _missing_file(file_id: str) -> dict[str, Any]:
+    """The BatchError of a batch whose input file does not exist (F.1)."""
+    message = (
+        f"Cannot find file {file_id}, or organization org-emulator does not have access to it."
+    )
+    return {"code": "invalid_request", "message": message, "param": "file_id", "line": None}
 
 
 def _check_create(body: Any) -> dict[str, Any]:
@@ -254,8 +271,8 @@ def _check_create(body: Any) -> dict[str, Any]:
                 code="missing_required_parameter",
             )
     if body["endpoint"] not in ENDPOINTS:
-        allowed = ", ".join(repr(e) for e in ENDPOINTS)
-        message = f"Invalid value: {body['endpoint']!r}. Supported values are: {allowed}."
+        allowed = ", ".join(f"'{e}'" for e in ENDPOINTS[:-1]) + f", and '{ENDPOINTS[-1]}'"
+        message = f"Invalid value: '{body['endpoint']}'. Supported values are: {allowed}."
         raise openai_bad_value("endpoint", message)
     if body["completion_window"] != "24h":
         message = f"Invalid value: {body['completion_window']!r}. Supported values are: '24h'."
@@ -270,7 +287,7 @@ def _check_metadata(metadata: Any) -> dict[str, str] | None:
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
-        raise openai_bad_value("metadata", "metadata must be an object of string pairs.")
+        raise _invalid_type("metadata", "an object", metadata)
     if len(metadata) > 16:
         message = f"metadata has {len(metadata)} keys; at most 16 are allowed."
         raise openai_bad_value("metadata", message)
@@ -278,10 +295,20 @@ def _check_metadata(metadata: Any) -> dict[str, str] | None:
         if len(key) > 64:
             message = f"metadata key {key[:20]!r}... is {len(key)} characters; the limit is 64."
             raise openai_bad_value("metadata", message)
-        if not isinstance(value, str) or len(value) > 512:
+        if not isinstance(value, str):
+            raise _invalid_type(f"metadata.{key}", "a string", value)
+        if len(value) > 512:
             message = f"metadata value for {key!r} must be a string of at most 512 characters."
             raise openai_bad_value("metadata", message)
     return dict(metadata)
+
+
+def _invalid_type(param: str, expected: str, value: Any) -> ApiError:
+    """400 `invalid_type` as the API words it (F.2)."""
+    kinds = {bool: "a boolean", int: "an integer", float: "a decimal", list: "an array"}
+    got = kinds.get(type(value), "an object" if isinstance(value, dict) else "null")
+    message = f"Invalid type for '{param}': expected {expected}, but got {got} instead."
+    return openai_bad_value(param, message, "invalid_type")
 
 
 def _check_output_expiry(value: Any) -> int | None:

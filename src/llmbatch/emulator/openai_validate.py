@@ -1,18 +1,19 @@
-"""Validation of an OpenAI batch input file, run when a batch leaves `validating` (B.4).
+"""Validation of an OpenAI batch input file, run when a batch leaves `validating` (B.4, F.1).
 
 Problems in the file are not HTTP errors: they turn the batch `failed` with
-`errors.data[i] = {code, message, param, line}` (line 1-based). The code strings are
-[EMULATOR CHOICE]s (OpenAI does not document them):
+`errors.data[i] = {code, message, param, line}` (line 1-based). The codes and messages marked
+F.1 were recorded from the real service; the others are [EMULATOR CHOICE]s:
 
 | code | when |
 |---|---|
-| `invalid_json_line` | a line is not a JSON object (also an empty line inside the file) |
-| `missing_custom_id` | `custom_id` missing, not a string, or empty |
+| `invalid_json_line` | a line is not a JSON object (also an empty line inside the file) (F.1) |
+| `missing_required_parameter` | `custom_id`, `method`, `url` or `body` missing (F.1) |
+| `invalid_request` | a required body field missing, e.g. `body.model` (F.1); `method` not POST; |
+| | `body` not an object |
+| `invalid_url` | `url` differs from the batch `endpoint` (F.1) |
+| `streaming_unsupported` | `body.stream` is true (F.1) |
+| `model_not_found` | the model is not one the Batch API serves: the whole batch fails (F.1) |
 | `duplicate_custom_id` | a `custom_id` used twice |
-| `invalid_method` | `method` is not "POST" |
-| `invalid_url` | `url` differs from the batch `endpoint` |
-| `invalid_body` | `body` missing or not an object |
-| `stream_not_supported` | `body.stream` is true |
 | `mismatched_model` | a second model in one file |
 | `empty_file` | no request line at all |
 | `max_requests_exceeded` | more lines than `openai_max_requests` (`line` null) |
@@ -32,6 +33,8 @@ from typing import Any
 import orjson
 
 from llmbatch.emulator import fake_model
+from llmbatch.emulator.catalog import OPENAI_ENDPOINT_TITLES, OPENAI_REQUIRED
+from llmbatch.emulator.request_checks import openai_model_known
 
 MAX_REPORTED_ERRORS = 100
 
@@ -102,16 +105,19 @@ def _check_line(
 ) -> None:
     try:
         line = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        result.fail("invalid_json_line", f"Line {number} is not valid JSON: {exc}", None, number)
-        return
+    except orjson.JSONDecodeError:
+        line = None
     if not isinstance(line, dict):
-        result.fail("invalid_json_line", f"Line {number} is not a JSON object.", None, number)
+        result.fail("invalid_json_line", "This line is not parseable as valid JSON.", None, number)
         return
-    custom_id = line.get("custom_id")
-    if not isinstance(custom_id, str) or not custom_id:
-        message = f"Line {number}: custom_id is required and must be a non-empty string."
-        result.fail("missing_custom_id", message, "custom_id", number)
+    for name in ("custom_id", "method", "url", "body"):
+        if line.get(name) in (None, ""):
+            message = f"Missing required parameter: '{name}'."
+            result.fail("missing_required_parameter", message, name, number)
+            return
+    custom_id = line["custom_id"]
+    if not isinstance(custom_id, str):
+        result.fail("invalid_request", "custom_id must be a string.", "custom_id", number)
         return
     if custom_id in seen:
         message = (
@@ -126,25 +132,28 @@ def _check_line(
 
 
 def _check_request(line: dict[str, Any], number: int, endpoint: str, result: Validation) -> None:
-    if line.get("method") != "POST":
-        message = f"Line {number}: method must be 'POST', got {line.get('method')!r}."
-        result.fail("invalid_method", message, "method", number)
+    if line["method"] != "POST":
+        message = f"The method {line['method']!r} is not supported; batch requests use 'POST'."
+        result.fail("invalid_request", message, "method", number)
         return
-    if line.get("url") != endpoint:
-        message = (
-            f"Line {number}: url {line.get('url')!r} does not match the batch endpoint "
-            f"{endpoint!r}."
-        )
+    if line["url"] != endpoint:
+        message = "The URL provided for this request does not match the batch endpoint."
         result.fail("invalid_url", message, "url", number)
         return
-    body = line.get("body")
+    body = line["body"]
     if not isinstance(body, dict):
-        result.fail("invalid_body", f"Line {number}: body must be a JSON object.", "body", number)
+        result.fail("invalid_request", "The body must be a JSON object.", "body", number)
         return
     if body.get("stream"):
-        message = f"Line {number}: streaming is not supported in the Batch API (body.stream)."
-        result.fail("stream_not_supported", message, "body.stream", number)
+        title = OPENAI_ENDPOINT_TITLES.get(endpoint, "This endpoint")
+        message = f"{title}: Streaming is not supported in the Batch API."
+        result.fail("streaming_unsupported", message, "body.stream", number)
         return
+    for name in OPENAI_REQUIRED.get(endpoint, ()):
+        if body.get(name) is None:
+            message = f"{name.capitalize()} parameter is required."
+            result.fail("invalid_request", message, f"body.{name}", number)
+            return
     _check_model(body, number, result)
     if endpoint == "/v1/embeddings":
         result.embedding_inputs += fake_model.embedding_input_count(body)
@@ -157,6 +166,9 @@ def _check_model(body: dict[str, Any], number: int, result: Validation) -> None:
         return  # the request itself fails with a 400 line when it runs
     if result.model is None:
         result.model = model
+        if not openai_model_known(model):
+            message = f"The provided model '{model}' is not supported by the Batch API."
+            result.fail("model_not_found", message, "body.model", number)
     elif model != result.model:
         message = (
             f"Line {number} uses model {model!r}, but earlier lines use {result.model!r}. "

@@ -1,26 +1,34 @@
 """Anthropic Message Batches over HTTP: one method per endpoint, answers as the API gives them.
 
 A create body can be streamed from a JSONL file of ``{"custom_id", "params"}`` lines, so a
-256 MB batch is never held in memory and can still be re-sent on a retry.
+256 MB batch is never held in memory and can still be re-sent on a retry. Retrieve and results
+wait out the brief 404 the API can give right after a create or an end (``NOT_FOUND_WAITS``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 
 from .._exceptions import APIStatusError, InputError, JobNotReady, NotFoundError, ProviderError
 from .._http import build_status_error
+from .._retry import sleep
 from ._client import ProviderClient
 from ._config import Anthropic
 
 __all__ = ["AnthropicClient", "parse_anthropic_error", "stream_requests_body"]
 
 BATCHES = "/v1/messages/batches"
+# retrieve and results can answer 404 for a few seconds right after the create and after the
+# end (reference F.11): seconds waited before each new ask, 10 s in all, then the 404 stands
+NOT_FOUND_WAITS = (1.0, 2.0, 3.0, 4.0)
+T = TypeVar("T")
+log = logging.getLogger("llmbatch")
 _HEAD, _SEP, _TAIL = b'{"requests":[', b",", b"]}"
 _CHUNK = 1 << 20
 
@@ -138,8 +146,20 @@ class AnthropicClient(ProviderClient):
         return self._http.request("POST", BATCHES, json=body, idempotent=False, recover=recover)
 
     def retrieve_batch(self, batch_id: str) -> dict[str, Any]:
-        """``GET /v1/messages/batches/{id}``."""
-        return self._http.request("GET", f"{BATCHES}/{batch_id}")
+        """``GET /v1/messages/batches/{id}`` (a brief 404 is waited out, see NOT_FOUND_WAITS)."""
+        return self._through_lag(lambda: self._http.request("GET", f"{BATCHES}/{batch_id}"))
+
+    def _through_lag(self, call: Callable[[], T]) -> T:
+        """``call()``, asked again after each of NOT_FOUND_WAITS while it answers 404."""
+        for wait in (*NOT_FOUND_WAITS, None):
+            try:
+                return call()
+            except NotFoundError:
+                if wait is None:
+                    raise
+                log.info("llmbatch: anthropic answered 404; asking again in %.1fs", wait)
+                self.stats.count_retry("404", sleep(wait))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def list_batches(
         self,
@@ -206,9 +226,11 @@ class AnthropicClient(ProviderClient):
             JobNotReady: the batch has not ended.
         """
         url = self._results_url(batch_id)
-        return self._http.download(url, Path(dest), headers={"accept": "application/binary"})
+        headers = {"accept": "application/binary"}
+        return self._through_lag(lambda: self._http.download(url, Path(dest), headers=headers))
 
     def results(self, batch_id: str) -> bytes:
         """The batch's results JSONL in memory (use :meth:`download_results` for big ones)."""
         url = self._results_url(batch_id)
-        return self._http.request("GET", url, headers={"accept": "application/binary"}, raw=True)
+        headers = {"accept": "application/binary"}
+        return self._through_lag(lambda: self._http.request("GET", url, headers=headers, raw=True))
