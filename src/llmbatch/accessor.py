@@ -1,7 +1,9 @@
 """`df.llmbatch.*` on pandas and polars: thin shells that hold the frame and delegate.
 
 Registered on `import llmbatch` for each library that is installed (a polars LazyFrame is
-collected first). The three verbs share one signature on both libraries.
+collected first). The three verbs share one signature on both libraries. Like the official SDKs,
+other keyword arguments must be body parameters the endpoint documents (`seed=`, `top_p=`,
+`metadata=`, ...); any other field goes through `extra_body={...}`, merged into every body as is.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class LLMBatchAccessor:
         force: bool = False,
         limits: Limits | None = None,
         submit: bool = True,
+        extra_body: dict[str, Any] | None = None,
         **params: Any,
     ) -> BatchHandle:
         """Embed every row's `text` (OpenAI `/v1/embeddings`); adds `embedding` or `V1..Vn`.
@@ -50,6 +53,7 @@ class LLMBatchAccessor:
             kind="embed", text=text, id=id, model=model, dimensions=dimensions,
             provider=provider, wide=wide, suffix=suffix, skip_empty=skip_empty, folder=folder,
             name=name, force=force, limits=limits, submit=submit, params=params,
+            extra_body=extra_body,
         ))  # fmt: skip
 
     def complete(
@@ -72,9 +76,13 @@ class LLMBatchAccessor:
         force: bool = False,
         limits: Limits | None = None,
         submit: bool = True,
+        extra_body: dict[str, Any] | None = None,
         **params: Any,
     ) -> BatchHandle:
-        """Ask for a free-text answer per row; adds `content`. Extra params go to the body.
+        """Ask for a free-text answer per row; adds `content`.
+
+        Other keywords are the endpoint's documented body parameters (`seed=`, `top_p=`, ...);
+        an undocumented field is refused unless passed in `extra_body={...}`.
 
         Example:
             >>> job = df.llmbatch.complete(prompt="Summarise: {body}", id="doc_id")
@@ -84,6 +92,7 @@ class LLMBatchAccessor:
             model=model, temperature=temperature, max_tokens=max_tokens, provider=provider,
             api=api, content_column=content_column, suffix=suffix, skip_empty=skip_empty,
             folder=folder, name=name, force=force, limits=limits, submit=submit, params=params,
+            extra_body=extra_body,
         ))  # fmt: skip
 
     def classify(
@@ -101,6 +110,7 @@ class LLMBatchAccessor:
         api: str = "chat",
         label_column: str = "label",
         structured: str = "output_config",
+        relax: bool = False,
         suffix: str = "",
         skip_empty: bool = False,
         folder: str | Path | None = None,
@@ -108,13 +118,15 @@ class LLMBatchAccessor:
         force: bool = False,
         limits: Limits | None = None,
         submit: bool = True,
+        extra_body: dict[str, Any] | None = None,
         **params: Any,
     ) -> BatchHandle:
         """Structured output per row; adds one typed column per schema property.
 
         `schema` is a JSON Schema dict, a pydantic model class, a list of labels, or built with
         `llmbatch.schema`. Anthropic uses `output_config.format`; `structured="tool"` uses
-        forced tool use instead.
+        forced tool use instead. `relax=True` moves value-only constraints the provider rejects
+        (bounds, lengths, formats) into the property's description instead of refusing them.
 
         Example:
             >>> job = df.llmbatch.classify(["positive", "negative"], text="body", id="doc_id")
@@ -123,8 +135,9 @@ class LLMBatchAccessor:
             kind="classify", schema=schema, text=text, prompt=prompt, id=id,
             system_prompt=system_prompt, model=model, temperature=temperature,
             max_tokens=max_tokens, provider=provider, api=api, label_column=label_column,
-            structured=structured, suffix=suffix, skip_empty=skip_empty, folder=folder,
-            name=name, force=force, limits=limits, submit=submit, params=params,
+            structured=structured, relax=relax, suffix=suffix, skip_empty=skip_empty,
+            folder=folder, name=name, force=force, limits=limits, submit=submit, params=params,
+            extra_body=extra_body,
         ))  # fmt: skip
 
 

@@ -8,6 +8,8 @@ hash of what it would send, so the same work submitted twice returns the existin
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import secrets
 import shutil
 import time
@@ -23,9 +25,18 @@ from llmbatch._exceptions import ConfigError, InputError, LLMBatchError, NameCon
 from llmbatch.ids import check_ids
 from llmbatch.job import BatchHandle, make_backend
 from llmbatch.manifest import Attempt, Manifest
-from llmbatch.prepare import Limits, build_texts, check_texts, placeholders, ranges, write_shards
+from llmbatch.prepare import (
+    Limits,
+    build_texts,
+    check_texts,
+    check_utf8,
+    is_utf8,
+    placeholders,
+    ranges,
+    write_shards,
+)
 from llmbatch.providers._config import resolve_provider
-from llmbatch.store import JobFolder, default_home, file_lock
+from llmbatch.store import JobFolder, check_job_name, file_lock, job_home
 from llmbatch.tasks import DEFAULT_MODELS, OPENAI_ENDPOINTS, TaskSpec, check_params
 
 __all__ = ["JobRequest", "create_job"]
@@ -59,6 +70,8 @@ class JobRequest:
     limits: Limits | None = None
     submit: bool = True
     params: dict[str, Any] | None = None
+    relax: bool = False
+    extra_body: dict[str, Any] | None = None
 
 
 def _spec(req: JobRequest, provider_name: str) -> TaskSpec:
@@ -95,6 +108,8 @@ def _spec(req: JobRequest, provider_name: str) -> TaskSpec:
         dimensions=req.dimensions,
         params=dict(req.params or {}),
         structured=req.structured,  # type: ignore[arg-type]
+        relax=req.relax,
+        extra_body={} if req.extra_body is None else req.extra_body,
     )
     if req.kind == "classify":
         js = schema_mod.to_json_schema(req.schema, label_column=req.label_column)
@@ -104,8 +119,21 @@ def _spec(req: JobRequest, provider_name: str) -> TaskSpec:
     return spec
 
 
-def planned_columns(spec: TaskSpec, req: JobRequest) -> list[str]:
-    """The columns collect() will add (before the suffix), to refuse collisions up front."""
+# The columns llmbatch adds beside the answers: the leading dot is llmbatch's namespace.
+RESERVED_COLUMNS = (
+    ".error",
+    ".error_msg",
+    ".stop_reason",
+    ".input_tokens",
+    ".output_tokens",
+    ".cache_read_tokens",
+    ".cache_write_tokens",
+)
+_WIDE = re.compile(r"V[1-9][0-9]*")  # embed(wide=True) without dimensions: V1..Vn, n unknown
+
+
+def answer_columns(spec: TaskSpec, req: JobRequest) -> list[str]:
+    """The answer columns collect() will add (before the suffix); dot names are refused."""
     if spec.kind == "complete":
         names = [req.content_column]
     elif spec.kind == "embed":
@@ -113,18 +141,64 @@ def planned_columns(spec: TaskSpec, req: JobRequest) -> list[str]:
     else:
         assert spec.schema is not None
         names = [c.name for c in schema_mod.columns(spec.schema)]
-    extra = [".error", ".error_msg", ".stop_reason", ".input_tokens", ".output_tokens"]
-    return [*names, *extra, ".cache_read_tokens", ".cache_write_tokens"]
-
-
-def _check_collisions(existing: list[str], planned: list[str], suffix: str) -> None:
-    clash = [c for c in planned if c + suffix in existing]
-    if clash:
+    dotted = [n for n in names if n.startswith(".")]
+    if dotted:
         msg = (
-            f"the frame already has column(s) {[c + suffix for c in clash]} that the answers "
-            f"would add\nHint: pass suffix='_llm' (or rename those columns)."
+            f"answer column(s) {dotted} start with '.', which llmbatch keeps for the columns it "
+            f"adds ({', '.join(RESERVED_COLUMNS)})\nHint: rename the schema property "
+            "(or content_column= / label_column=) so it does not start with '.'."
         )
         raise InputError(msg)
+    return names
+
+
+def planned_columns(spec: TaskSpec, req: JobRequest) -> list[str]:
+    """The columns collect() will add (before the suffix), to refuse collisions up front."""
+    return [*answer_columns(spec, req), *RESERVED_COLUMNS]
+
+
+def _check_collisions(existing: list[str], planned: list[str], req: JobRequest) -> None:
+    suffix = req.suffix
+    clash = [c + suffix for c in planned if c + suffix in existing]
+    if req.kind == "embed" and req.wide and req.dimensions is None:
+        stems = [c[: len(c) - len(suffix)] for c in existing if c.endswith(suffix)]
+        clash += [stem + suffix for stem in stems if _WIDE.fullmatch(stem)]
+    if clash:
+        wide = " (embed(wide=True) adds V1..Vn, one per dimension)" if req.wide else ""
+        msg = (
+            f"the frame already has column(s) {clash} that the answers would add{wide}\n"
+            "Hint: pass suffix='_llm' (or rename those columns)."
+        )
+        raise InputError(msg)
+
+
+_FLAGS = ("wide", "skip_empty", "force", "submit", "relax")
+
+
+def _check_request(req: JobRequest) -> None:
+    """The verb's own arguments have the documented types (the body parameters: tasks)."""
+    for flag in _FLAGS:
+        value = getattr(req, flag)
+        if not isinstance(value, bool):
+            msg = f"{flag} must be True or False, got {type(value).__name__} {value!r}"
+            raise ConfigError(msg + f"\nHint: {flag}=True or {flag}=False.")
+    for name, example in (("content_column", "answer"), ("label_column", "label")):
+        value = getattr(req, name)
+        if not isinstance(value, str) or not value:
+            msg = f"{name} must be a non-empty string, got {value!r}"
+            raise ConfigError(msg + f"\nHint: e.g. {name}={example!r}.")
+    if not isinstance(req.suffix, str):
+        msg = f"suffix must be a string, got {type(req.suffix).__name__} {req.suffix!r}"
+        raise ConfigError(msg + "\nHint: e.g. suffix='_llm'.")
+    if req.id is not None and not isinstance(req.id, str):
+        msg = f"id= must be a column name (a string), got {type(req.id).__name__} {req.id!r}"
+        raise InputError(msg + "\nHint: e.g. id='review_id'; leave it out to key rows by position.")
+    if req.folder is not None and not isinstance(req.folder, str | os.PathLike):
+        msg = f"folder= must be a path, got {type(req.folder).__name__}"
+        raise ConfigError(msg + "\nHint: e.g. folder='jobs' or a pathlib.Path.")
+    if req.limits is not None and not isinstance(req.limits, Limits):
+        msg = f"limits= must be an llmbatch Limits, got {type(req.limits).__name__}"
+        raise ConfigError(msg + "\nHint: leave it out; the provider's limits are the default.")
 
 
 def _text_columns(frame: Any, req: JobRequest) -> list[str]:
@@ -142,6 +216,7 @@ def _text_columns(frame: Any, req: JobRequest) -> list[str]:
 
 def create_job(native: Any, req: JobRequest) -> BatchHandle:
     """Check everything, write the job folder, and submit (unless the same job exists)."""
+    _check_request(req)
     native = frames.to_native_frame(native)  # a polars LazyFrame is collected here
     frame = frames.to_frame(native)
     n = len(frame)
@@ -154,14 +229,18 @@ def create_job(native: Any, req: JobRequest) -> BatchHandle:
     config = resolve_provider(req.provider)
     spec = _spec(req, config.name)
     config.resolve_api_key()  # a missing key fails here, before anything is written or sent
-    _check_collisions(frames.column_names(frame), planned_columns(spec, req), req.suffix)
+    _check_collisions(frames.column_names(frame), planned_columns(spec, req), req)
     ids = frames.column_values(frame, req.id) if req.id is not None else None
     if ids is not None:
         check_ids(ids, req.id)  # type: ignore[arg-type]
+        if not frames.is_utf8_column(frame, req.id):  # type: ignore[arg-type]
+            check_utf8(ids, f"id column {req.id!r}")
     columns = {c: frames.column_values(frame, c) for c in needed}
     texts = build_texts(columns, req.text, req.prompt, n)
     where = f"text column {req.text!r}" if req.text else "the rendered prompt"
     skipped = check_texts(texts, where, req.skip_empty)
+    if not all(frames.is_utf8_column(frame, c) for c in needed) or not is_utf8(req.prompt or ""):
+        check_utf8(texts, where)  # only Python-object columns can hold a lone surrogate
     return _prepare_and_submit(native, frame, req, config, spec, ids, texts, skipped)
 
 
@@ -175,7 +254,8 @@ def _prepare_and_submit(
     texts: list[Any],
     skipped: list[int],
 ) -> BatchHandle:
-    home = Path(req.folder) if req.folder is not None else default_home()
+    check_job_name(req.name)  # before anything is created
+    home = job_home(req.folder)
     tag = secrets.token_hex(6)
     temp = JobFolder.new_temp(home)
     try:

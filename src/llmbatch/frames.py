@@ -19,6 +19,7 @@ __all__ = [
     "column_names",
     "column_values",
     "from_arrow",
+    "is_utf8_column",
     "library_of",
     "read_snapshot",
     "require_columns",
@@ -41,12 +42,23 @@ def to_frame(native: Any) -> nw.DataFrame[Any]:
             "Hint: llmbatch works on pandas.DataFrame, polars.DataFrame and polars.LazyFrame."
         )
         raise InputError(msg) from None
+    except nw.exceptions.DuplicateError:
+        raise InputError(_duplicate_columns(native)) from None
     if isinstance(frame, nw.LazyFrame):
         frame = frame.collect()
     if not isinstance(frame, nw.DataFrame):
         msg = f"expected a DataFrame, got {type(native).__name__}\nHint: pass a whole frame."
         raise InputError(msg)
     return frame
+
+
+def _duplicate_columns(native: Any) -> str:
+    names = [str(c) for c in getattr(native, "columns", [])]
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    return (
+        f"the frame has duplicate column names: {dupes}\n"
+        "Hint: rename them so that every column name is unique (pandas: df.columns = [...])."
+    )
 
 
 def to_native_frame(native: Any) -> Any:
@@ -82,8 +94,33 @@ def require_columns(frame: nw.DataFrame[Any], names: list[str], *, role: str = "
 
 
 def column_values(frame: nw.DataFrame[Any], name: str) -> list[Any]:
-    """A column as a Python list (nulls as None)."""
-    return frame.get_column(name).to_list()
+    """A column as a Python list, every missing value (None, NaN, NaT, pd.NA) as None.
+
+    pandas extension dtypes give `pd.NA`, whose truth value raises; the null mask is columnar,
+    so a column without nulls costs nothing more than `to_list()`.
+    """
+    series = frame.get_column(name)
+    values = series.to_list()
+    if series.null_count():
+        for i in series.is_null().arg_true().to_list():
+            values[i] = None
+    return values
+
+
+def is_utf8_column(frame: nw.DataFrame[Any], name: str) -> bool:
+    """Whether every value of a column is valid UTF-8 text once formatted, by construction.
+
+    Arrow-backed strings (polars, pandas `str`/`string[pyarrow]`), numbers, booleans and dates
+    cannot hold a lone surrogate; Python objects (pandas `object`, `string[python]`) can.
+    """
+    series = frame.get_column(name)
+    dtype = series.dtype
+    if dtype.is_numeric() or dtype.is_temporal() or dtype == nw.Boolean:
+        return True
+    if dtype != nw.String:
+        return False
+    native = series.to_native()
+    return library_of(native) == "polars" or getattr(native.dtype, "storage", "") == "pyarrow"
 
 
 def write_snapshot(native: Any, path: Path) -> bool:
@@ -139,13 +176,23 @@ def attach_columns(native: Any, table: pa.Table) -> Any:
     """Return a copy of `native` with the columns of `table` appended (row i to row i).
 
     The pandas index and row order are kept. A `.error` column without nulls stays a plain bool.
+    New pandas columns are joined in one `concat` (inserting 1,536 `V<n>` columns one at a time
+    fragments the frame and warns each time); a column the frame already has is replaced.
     """
     library = library_of(native)
     if library == "pandas":
+        import pandas as pd
+
         out = native.copy(deep=False)
-        for name in table.column_names:
-            out[name] = _to_native_series(table.column(name), library, out.index)
-        return out
+        columns = {
+            name: _to_native_series(table.column(name), library, out.index)
+            for name in table.column_names
+        }
+        for name in [n for n in columns if n in out.columns]:
+            out[name] = columns.pop(name)
+        if not columns:
+            return out
+        return pd.concat([out, pd.DataFrame(columns, index=out.index, copy=False)], axis=1)
     import polars as pl
 
     added = pl.from_arrow(table)

@@ -16,7 +16,7 @@ from typing import Any
 
 from llmbatch._exceptions import InputError
 
-__all__ = ["check_ids", "row_of", "shown", "wire_id"]
+__all__ = ["check_ids", "is_missing", "row_of", "shown", "wire_id"]
 
 _WIRE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _TAG = re.compile(r"^[a-z0-9]{4,24}$")
@@ -27,6 +27,14 @@ def shown(items: Sequence[Any], limit: int = 10) -> str:
     head = ", ".join(repr(x) for x in items[:limit])
     more = f" … and {len(items) - limit} more" if len(items) > limit else ""
     return f"[{head}{more}]"
+
+
+def is_missing(value: Any) -> bool:
+    """None or a float NaN (`frames.column_values` turns pd.NA, NaT and the like into None).
+
+    Never `value != value` alone: `pd.NA != pd.NA` has no truth value, and an array's raises.
+    """
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def wire_id(tag: str, row: int) -> str:
@@ -52,7 +60,8 @@ def check_tag(tag: str) -> str:
 
 def check_ids(values: list[Any], column: str) -> None:
     """Raise InputError naming the rows whose ids are null, unhashable or duplicated."""
-    nulls = [i for i, v in enumerate(values) if v is None or v != v]
+    # is_missing, inlined: one function call per row is measurable at a million rows
+    nulls = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
     if nulls:
         msg = (
             f"id column {column!r} has {len(nulls)} null value(s), at rows {shown(nulls)}\n"

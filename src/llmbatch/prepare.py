@@ -8,6 +8,7 @@ as one string. The job's identity hash is computed on the way.
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +19,23 @@ import orjson
 from tqdm.auto import tqdm
 
 from llmbatch._exceptions import InputError
-from llmbatch.ids import shown, wire_id
+from llmbatch.ids import is_missing, shown, wire_id
 from llmbatch.manifest import Shard
 from llmbatch.tasks import body_template, render
 
-__all__ = ["Limits", "PreparedShard", "build_texts", "ranges", "unranges", "write_shards"]
+__all__ = [
+    "Limits",
+    "PreparedShard",
+    "build_texts",
+    "check_texts",
+    "check_utf8",
+    "is_utf8",
+    "ranges",
+    "unranges",
+    "write_shards",
+]
+
+_FORMAT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -100,18 +113,82 @@ def build_texts(
     if text is not None:
         return columns[text]
     assert prompt is not None
-    used = placeholders(prompt)
-    for name in used:
-        nulls = [i for i, v in enumerate(columns[name]) if v is None or v != v]
+    used = {c: columns[c] for c in placeholders(prompt)}
+    for name, values in used.items():
+        nulls = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
         if nulls:
             msg = f"column {name!r} used by the prompt has nulls at rows {shown(nulls)}"
             raise InputError(msg + "\nHint: fill or drop them first.")
-    return render(prompt, {c: columns[c] for c in used}, n)
+    try:
+        return render(prompt, used, n)
+    except _FORMAT_ERRORS as exc:
+        raise _render_error(prompt, used, exc) from None
+
+
+def _render_error(template: str, columns: dict[str, list[Any]], exc: Exception) -> InputError:
+    """Which placeholder fails, on which rows, and why (run only once rendering has failed)."""
+    names = list(columns)
+    rows = [dict(zip(names, v, strict=True)) for v in zip(*columns.values(), strict=True)]
+    bad = [i for i, row in enumerate(rows) if _fails(template, row)]
+    first = rows[bad[0]] if bad else {}
+    pieces = [_piece(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f]
+    piece = next((p for p in pieces if _fails(p, first)), template)
+    field = re.split(r"[:!]", piece.strip("{}"), maxsplit=1)[0]
+    column = re.split(r"[.\[]", field, maxsplit=1)[0]
+    msg = f"prompt placeholder {piece!r} cannot format column {column!r} at rows {shown(bad)}"
+    if field != column:
+        hint = "'.' and '[' in a placeholder read an attribute or item; rename such columns."
+    else:
+        value = first.get(column)
+        hint = (
+            f"row {bad[0] if bad else 0} holds {type(value).__name__} {repr(value)[:60]}; fix "
+            "the format spec, or convert the column first (e.g. to int for ':d')."
+        )
+    return InputError(f"{msg}: {exc}\nHint: {hint}")
+
+
+def _piece(field: str, spec: str | None, conversion: str | None) -> str:
+    conv = f"!{conversion}" if conversion else ""
+    return "{" + field + conv + (f":{spec}" if spec else "") + "}"
+
+
+def _fails(template: str, row: dict[str, Any]) -> bool:
+    try:
+        template.format_map(row)
+    except _FORMAT_ERRORS:
+        return True
+    return False
+
+
+def check_utf8(values: list[Any], where: str) -> None:
+    """Refuse text holding a lone surrogate (not valid UTF-8, so not JSON), naming the rows.
+
+    `str.isascii()` is O(1) in CPython, so only non-ASCII texts are encoded to find them.
+    """
+    bad = [
+        i for i, v in enumerate(values) if isinstance(v, str) and not v.isascii() and not is_utf8(v)
+    ]
+    if bad:
+        msg = (
+            f"{where} holds text that is not valid UTF-8 (a lone surrogate such as '\\udc80') "
+            f"at rows {shown(bad)}\nHint: repair it, e.g. text.encode('utf-8', 'replace')"
+            ".decode(); it often comes from decoding bytes with errors='surrogateescape'."
+        )
+        raise InputError(msg)
+
+
+def is_utf8(text: str) -> bool:
+    """Whether `text` encodes as UTF-8 (a lone surrogate does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_texts(texts: list[Any], where: str, skip_empty: bool) -> list[int]:
     """Refuse non-string / null / empty texts naming rows; with skip_empty, return those rows."""
-    bad = [i for i, t in enumerate(texts) if t is not None and not isinstance(t, str) and t == t]
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) and not is_missing(t)]
     if bad:
         kinds = sorted({type(texts[i]).__name__ for i in bad})
         msg = f"{where} holds non-string values ({', '.join(kinds)}) at rows {shown(bad)}"

@@ -27,7 +27,7 @@ from llmbatch import frames
 from llmbatch._exceptions import InputError
 from llmbatch.create import JobRequest, _spec, _text_columns
 from llmbatch.ids import check_ids, shown
-from llmbatch.prepare import build_texts, check_texts
+from llmbatch.prepare import build_texts, check_texts, check_utf8
 from llmbatch.providers._config import Anthropic, OpenAI, resolve_provider
 from llmbatch.providers.anthropic_batch import parse_result_line
 from llmbatch.providers.openai_batch import parse_output_line
@@ -62,10 +62,11 @@ __all__ = [
 
 _ANTHROPIC_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # used with fullmatch: no "\n" sneaks in
 _KINDS = ("embed", "complete", "classify")
-# the verb arguments that shape a request body; any other keyword passes through to the body
+# the verb arguments that shape a request body; any other keyword is a body parameter, checked
+# against what the endpoint documents exactly as in the verbs
 _BODY_ARGS = frozenset(
     {"text", "prompt", "id", "model", "system_prompt", "temperature", "max_tokens", "dimensions"}
-    | {"schema", "label_column", "structured", "api"}
+    | {"schema", "label_column", "structured", "api", "relax", "extra_body"}
 )
 # job options (folder, force, provider, ...): meaningless for one request file, so refused
 _JOB_ONLY = frozenset(f.name for f in dataclasses.fields(JobRequest)) - _BODY_ARGS - {"kind"}
@@ -84,7 +85,7 @@ def _check_kind(kind: str) -> None:
 
 
 def _request(kind: str, provider: str, kw: dict[str, Any]) -> JobRequest:
-    """The verb's arguments as a JobRequest; unknown keywords go to the body, as in the verbs."""
+    """The verb's arguments as a JobRequest; other keywords are body parameters, as in the verbs."""
     _check_kind(kind)
     job_only = sorted((set(kw) & _JOB_ONLY) - {"params"})
     if job_only:
@@ -118,10 +119,12 @@ def _bodies(
     ids = frames.column_values(frame, req.id) if req.id else list(range(len(frame)))
     check_ids(ids, req.id or "<row position>")
     wire = _wire_ids(ids)
+    check_utf8(wire, f"id column {req.id!r}")
     texts = build_texts(
         {c: frames.column_values(frame, c) for c in needed}, req.text, req.prompt, len(frame)
     )
     check_texts(texts, "the texts", skip_empty=False)
+    check_utf8(texts, "the texts")
     prefix, suffix = body_template(spec)
     return spec, wire, [prefix + orjson.dumps(t) + suffix for t in texts]
 
@@ -265,16 +268,30 @@ def _to_frame(
 
 
 def _parse_spec(
-    kind: str, provider: str, schema: Any, endpoint: str | None, label_column: str, library: str
+    kind: str,
+    provider: str,
+    schema: Any,
+    endpoint: str | None,
+    label_column: str,
+    library: str,
+    relax: bool = False,
 ) -> TaskSpec:
-    """What parsing needs of the task (checked before any download, like `library`)."""
+    """What parsing needs of the task (checked before any download, like `library`).
+
+    `relax` must match the prepare call: answers are validated against the schema as sent.
+    """
     _check_kind(kind)
     if library not in frames.LIBRARIES:
         msg = f"library must be one of {list(frames.LIBRARIES)}, got {library!r}"
         raise InputError(msg + "\nHint: library='pandas' or library='polars'.")
     spec = _spec(
         JobRequest(
-            kind=kind, provider=provider, schema=schema, label_column=label_column, model="any"
+            kind=kind,
+            provider=provider,
+            schema=schema,
+            label_column=label_column,
+            model="any",
+            relax=relax,
         ),
         provider,
     )
@@ -292,6 +309,7 @@ def openai_parse(
     label_column: str = "label",
     library: str = "pandas",
     wide: bool = False,
+    relax: bool = False,
 ) -> Any:
     """Parse output/error file content (or both concatenated) into a frame keyed by `custom_id`.
 
@@ -301,7 +319,7 @@ def openai_parse(
     Example:
         >>> df = openai_parse(openai_file_content(batch["output_file_id"]), kind="embed")
     """
-    spec = _parse_spec(kind, "openai", schema, endpoint, label_column, library)
+    spec = _parse_spec(kind, "openai", schema, endpoint, label_column, library, relax)
     lines = (parse_output_line(d) for d in _lines(content))
 
     def reply(body: dict[str, Any]) -> Reply:
@@ -385,6 +403,7 @@ def anthropic_results(
     label_column: str = "label",
     library: str = "pandas",
     provider: Anthropic | None = None,
+    relax: bool = False,
 ) -> Any:
     """Results of an ended batch as a frame keyed by `custom_id`.
 
@@ -393,7 +412,7 @@ def anthropic_results(
     Example:
         >>> df = anthropic_results(batch["id"], kind="classify", schema=["yes", "no"])
     """
-    spec = _parse_spec(kind, "anthropic", schema, None, label_column, library)
+    spec = _parse_spec(kind, "anthropic", schema, None, label_column, library, relax)
     content = batch_id_or_content
     if isinstance(content, str) and _is_batch_id(content):
         with _anthropic(provider) as client:

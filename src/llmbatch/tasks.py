@@ -17,6 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from llmbatch import schema as schema_mod
+from llmbatch._endpoint_params import check_body_params, check_extra_body
 from llmbatch._exceptions import ConfigError, InputError
 
 __all__ = ["DEFAULT_MODELS", "Reply", "TaskSpec", "body_template", "render"]
@@ -55,9 +56,16 @@ class TaskSpec:
     schema: dict[str, Any] | None = None
     schema_name: str | None = None
     structured: Literal["output_config", "tool"] = "output_config"
+    relax: bool = False  # classify: value-only schema constraints go into descriptions
+    extra_body: dict[str, Any] = field(default_factory=dict)  # merged as is, never checked
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON; the newer fields only when set, so older jobs keep their identity."""
+        out = asdict(self)
+        for key, default in (("relax", False), ("extra_body", {})):
+            if out[key] == default:
+                del out[key]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskSpec:
@@ -67,12 +75,12 @@ class TaskSpec:
         """The schema as the provider receives it (strict form for OpenAI)."""
         assert self.schema is not None
         if self.provider == "openai":
-            return schema_mod.openai_strict(self.schema)
-        return schema_mod.anthropic_format(self.schema)
+            return schema_mod.openai_strict(self.schema, relax=self.relax)
+        return schema_mod.anthropic_format(self.schema, relax=self.relax)
 
 
 def check_params(spec: TaskSpec) -> None:
-    """Refuse bad model / temperature / max_tokens / dimensions before anything is built."""
+    """Refuse bad model / temperature / max_tokens / dimensions / body parameters up front."""
     if not isinstance(spec.model, str) or not spec.model.strip():
         msg = f"model must be a non-empty string, got {spec.model!r}"
         raise ConfigError(msg + "\nHint: e.g. model='gpt-4.1-mini'.")
@@ -92,6 +100,22 @@ def check_params(spec: TaskSpec) -> None:
     if spec.system_prompt is not None and not isinstance(spec.system_prompt, str):
         msg = f"system_prompt must be a string, got {type(spec.system_prompt).__name__}"
         raise ConfigError(msg + "\nHint: pass text, or None for no system prompt.")
+    if not isinstance(spec.relax, bool) or (spec.relax and spec.kind != "classify"):
+        msg = f"relax= takes True or False, for classify() only; got {spec.relax!r}"
+        raise ConfigError(f"{msg} for {spec.kind}()\nHint: drop relax=, or pass relax=True.")
+    check_body_params(spec.kind, spec.endpoint, spec.params)
+    spec.extra_body = check_extra_body(spec.extra_body, spec.endpoint)
+    _check_encodable(spec)
+
+
+def _check_encodable(spec: TaskSpec) -> None:
+    """The body template must serialise (a lone surrogate in system_prompt does not)."""
+    try:
+        body_template(spec)
+    except orjson.JSONEncodeError as exc:
+        msg = f"the request parameters cannot be sent as JSON: {exc}"
+        hint = "\nHint: check system_prompt= and the schema for text that is not valid UTF-8."
+        raise InputError(msg + hint) from None
 
 
 def _openai_body(spec: TaskSpec) -> dict[str, Any]:
@@ -101,7 +125,7 @@ def _openai_body(spec: TaskSpec) -> dict[str, Any]:
         body: dict[str, Any] = {"model": spec.model, "input": _SLOT, "encoding_format": "base64"}
         if spec.dimensions is not None:
             body["dimensions"] = spec.dimensions
-        return {**body, **spec.params}
+        return {**body, **spec.params, **spec.extra_body}
     responses = spec.endpoint == OPENAI_ENDPOINTS["responses"]
     body = {"model": spec.model}
     if responses:
@@ -123,7 +147,7 @@ def _openai_body(spec: TaskSpec) -> dict[str, Any]:
             body["text"] = {"format": {"type": "json_schema", **fmt}}
         else:
             body["response_format"] = {"type": "json_schema", "json_schema": fmt}
-    return {**body, **spec.params}
+    return {**body, **spec.params, **spec.extra_body}
 
 
 def _anthropic_body(spec: TaskSpec) -> dict[str, Any]:
@@ -148,7 +172,7 @@ def _anthropic_body(spec: TaskSpec) -> dict[str, Any]:
             body["tool_choice"] = {"type": "tool", "name": name}
         else:
             body["output_config"] = {"format": {"type": "json_schema", "schema": wire}}
-    return {**body, **spec.params}
+    return {**body, **spec.params, **spec.extra_body}
 
 
 def body_template(spec: TaskSpec) -> tuple[bytes, bytes]:
@@ -157,7 +181,8 @@ def body_template(spec: TaskSpec) -> tuple[bytes, bytes]:
     raw = orjson.dumps(body)
     prefix, sep, suffix = raw.partition(orjson.dumps(_SLOT))
     if not sep or orjson.dumps(_SLOT) in suffix:
-        msg = "extra params must not replace the text slot (input / messages)\nHint: drop them."
+        msg = "extra_body must not replace the text slot (input / messages)"
+        msg += "\nHint: drop it from extra_body; the text comes from text= or prompt=."
         raise InputError(msg)
     return prefix, suffix
 
@@ -169,9 +194,17 @@ def render(template: str, columns: dict[str, list[Any]], n: int) -> list[str]:
     return [template.format_map(dict(zip(names, values, strict=True))) for values in rows]
 
 
+COMPLETIONS_ENDPOINT = "/v1/completions"  # legacy: never sent by the verbs, but read
+
+
 @dataclass(slots=True)
 class Reply:
-    """What one successful provider answer says, whatever the provider."""
+    """What one successful provider answer says, whatever the provider.
+
+    `truncated`: cut at the output limit (the text so far is kept); `filtered`: stopped by the
+    provider's content filter. Whether either makes the row an error is the verb's call
+    (`results`), not the reader's.
+    """
 
     text: str | None = None
     data: Any = None  # tool input (already parsed) or embedding vectors (see _vector)
@@ -182,30 +215,49 @@ class Reply:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     truncated: bool = False
+    filtered: bool = False
 
 
 def reply_from_openai(endpoint: str, body: dict[str, Any]) -> Reply:
-    """Read a chat completion, a Responses response or an embeddings list."""
+    """Read a chat completion, a Responses response, a legacy completion or an embeddings list.
+
+    The body's own `object` decides when it names one; the endpoint otherwise. A line read with
+    another endpoint in mind (`steps.openai_parse` defaults to chat) is still read as what it is.
+    """
+    read_as = _OBJECT_ENDPOINT.get(str(body.get("object")), endpoint)
     usage = body.get("usage") or {}
-    if endpoint == OPENAI_ENDPOINTS["embeddings"]:
+    if read_as == OPENAI_ENDPOINTS["embeddings"]:
         items = sorted(body["data"], key=lambda d: d["index"])
         vectors = [_vector(d.get("embedding")) for d in items]
         return Reply(data=vectors, input_tokens=usage.get("prompt_tokens"), output_tokens=0)
-    if endpoint == OPENAI_ENDPOINTS["responses"]:
+    if read_as == OPENAI_ENDPOINTS["responses"]:
         return _reply_from_responses(body, usage)
     choice = body["choices"][0]
-    message = choice.get("message") or {}
-    calls = message.get("tool_calls") or []
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-    return Reply(
-        text=message.get("content") if not calls else calls[0]["function"]["arguments"],
-        refusal=message.get("refusal"),
-        stop_reason=choice.get("finish_reason"),
+    finish = choice.get("finish_reason")
+    reply = Reply(
+        stop_reason=finish,
         input_tokens=usage.get("prompt_tokens"),
         output_tokens=usage.get("completion_tokens"),
-        cache_read_tokens=cached,
-        truncated=choice.get("finish_reason") == "length",
+        cache_read_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens"),
+        truncated=finish == "length",
+        filtered=finish == "content_filter",
     )
+    if read_as == COMPLETIONS_ENDPOINT:
+        reply.text = choice.get("text")
+        return reply
+    message = choice.get("message") or {}
+    calls = message.get("tool_calls") or []
+    reply.text = message.get("content") if not calls else calls[0]["function"]["arguments"]
+    reply.refusal = message.get("refusal")
+    return reply
+
+
+_OBJECT_ENDPOINT = {
+    "chat.completion": OPENAI_ENDPOINTS["chat"],
+    "response": OPENAI_ENDPOINTS["responses"],
+    "list": OPENAI_ENDPOINTS["embeddings"],
+    "text_completion": COMPLETIONS_ENDPOINT,
+}
 
 
 def _vector(value: Any) -> Any:
@@ -246,7 +298,8 @@ def _reply_from_responses(body: dict[str, Any], usage: dict[str, Any]) -> Reply:
         input_tokens=usage.get("input_tokens"),
         output_tokens=usage.get("output_tokens"),
         cache_read_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens"),
-        truncated=incomplete,
+        truncated=incomplete and reason != "content_filter",
+        filtered=reason == "content_filter",
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .._exceptions import ConfigError
 from .._retry import RetryPolicy
@@ -45,18 +45,30 @@ class _Secret:
 
 
 def _clean_base_url(value: str, provider: str, env: str) -> str:
+    if not isinstance(value, str):
+        msg = f"{provider} base_url must be a string, got {type(value).__name__}"
+        raise ConfigError(msg + f"\nHint: pass e.g. base_url='https://host/v1' or set {env}.")
     url = value.strip().rstrip("/")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        msg = (
-            f"{provider} base_url {value!r} is not an http(s) URL\n"
-            f"Hint: pass e.g. base_url='https://host/path' or fix {env}."
-        )
-        raise ConfigError(msg)
     if "@" in parts.netloc:
         msg = (
             f"{provider} base_url must not contain credentials (user:password@)\n"
             f"Hint: pass the key as api_key=..., it is then kept out of the job folder."
+        )
+        raise ConfigError(msg)
+    # never echo a query string or fragment: it may hold a token
+    shown = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        msg = (
+            f"{provider} base_url {shown!r} is not an http(s) URL\n"
+            f"Hint: pass e.g. base_url='https://host/path' or fix {env}."
+        )
+        raise ConfigError(msg)
+    if "?" in url or "#" in url:
+        msg = (
+            f"{provider} base_url {shown!r} must not carry a query string (?...) or a fragment "
+            "(#...): request paths are appended to it, and it is recorded in the job folder\n"
+            "Hint: pass the base URL alone; send a key as api_key=..., never in the URL."
         )
         raise ConfigError(msg)
     return url
@@ -223,6 +235,9 @@ class Anthropic(_ProviderConfig):
     KEY_ENV: ClassVar[str] = "ANTHROPIC_API_KEY"
     BASE_URL_ENV: ClassVar[str] = "ANTHROPIC_BASE_URL"
     _TITLE: ClassVar[str] = "Anthropic"
+    # The anthropic-version this client was built and tested for, sent on every request. Pinned
+    # on purpose: a newer version changes what the API accepts (2026-10-21 refuses temperature,
+    # top_p and top_k on newer models); move it only together with the request bodies.
     API_VERSION: ClassVar[str] = "2023-06-01"
 
     def __init__(
