@@ -6,6 +6,7 @@ Only translates arguments into calls on `BatchHandle`; holds no logic of its own
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,24 @@ def _check_output(output: str | None) -> None:
     if not path.parent.is_dir():
         msg = f"cannot write {output!r}: folder {str(path.parent)!r} does not exist"
         raise InputError(msg + "\nHint: create it first.")
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0 (a bad value is a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as the CLI shows it: its first line, then its hint line (never a traceback)."""
+    lines = [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    hints = [line for line in lines[1:] if line.startswith("Hint:")]
+    return "\n".join([f"error: {lines[0]}", *hints[-1:]])
 
 
 def _json_text(value: Any, nested: tuple[type, ...] = (list, tuple, dict)) -> Any:
@@ -97,8 +116,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("path")
         sp.add_argument("--output", "-o", default=None, help=".parquet or .csv (default: print)")
         if name == "wait":
-            sp.add_argument("--poll-interval", type=float, default=30.0)
-            sp.add_argument("--timeout", type=float, default=None)
+            sp.add_argument("--poll-interval", type=_seconds, default=30.0)
+            sp.add_argument("--timeout", type=_seconds, default=None)
         else:
             sp.add_argument("--partial", action="store_true")
     rt = sub.add_parser("retry", help="resubmit the failed rows of an ended job")
@@ -106,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument(
         "--kinds",
         nargs="+",
-        default=["errored", "expired", "canceled", "invalid_output"],
+        default=["errored", "expired", "canceled", "invalid_output", "batch_failed"],
         choices=ERROR_KINDS,
     )
     sub.add_parser("emulator", help="run the built-in emulator (see --help)", add_help=False)
@@ -153,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except LLMBatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_one_line(exc), file=sys.stderr)
         return 1
-    except OSError as exc:  # writing the output, reading a job folder
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:  # writing the output file
+        print(f"error: {exc}\nHint: check the output path and the free space.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         msg = "interrupted; the job is intact — run the same command again to go on"

@@ -26,6 +26,7 @@ from llmbatch._exceptions import BatchFailedError, InputError, JobNotReady, Resu
 from llmbatch._retry import RetryStats
 from llmbatch.attempts import add_attempt
 from llmbatch.claims import Claims
+from llmbatch.identity import check_frame
 from llmbatch.ids import row_of
 from llmbatch.lifecycle import Lifecycle
 from llmbatch.manifest import Manifest, Shard
@@ -34,11 +35,16 @@ from llmbatch.providers._config import Anthropic, OpenAI, provider_from_manifest
 from llmbatch.providers.backend import Backend
 from llmbatch.results import (
     ERROR_KINDS,
+    RETRY_KINDS,
     Outcome,
     Outcomes,
     answer_table,
+    batch_failure,
+    line_outcome,
+    never_ran,
     paused_gc,
-    read_reply,
+    unanswered,
+    warn_truncated,
 )
 from llmbatch.state import JobState
 from llmbatch.status import JobStatus, ShardStatus
@@ -129,8 +135,12 @@ class BatchHandle:
     def open(
         cls, path: str | Path, *, provider: OpenAI | Anthropic | None = None, frame: Any = None
     ) -> BatchHandle:
-        """Reopen a job folder (no code from it is ever executed)."""
-        folder = JobFolder(path)
+        """Reopen a job folder (no code from it is ever executed; `~` is expanded).
+
+        `frame=` stands in for a missing frame snapshot; it is checked against the job's ids
+        and texts before it is used.
+        """
+        folder = JobFolder(Path(path).expanduser())
         manifest = JobState(folder).read()
         saved = manifest.limits
         limits = None
@@ -138,7 +148,9 @@ class BatchHandle:
             limits = Limits(
                 saved["max_requests"], saved["max_bytes"], saved.get("max_embedding_inputs")
             )
-        return cls(folder, manifest, provider=provider, frame=frame, limits=limits)
+        handle = cls(folder, manifest, provider=provider, frame=frame, limits=limits)
+        handle._frame_checked = frame is None
+        return handle
 
     def _refresh(self) -> Manifest:
         self._m = self._state.read()
@@ -273,14 +285,18 @@ class BatchHandle:
             shards=shards,
         )
 
-    def _raise_failed(self) -> None:
-        for shard in self._m.shards:
-            if shard.status == "failed":
-                shown = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in shard.errors[:5])
+    def _raise_failed(self, outcomes: Outcomes) -> None:
+        """Raise for a batch that failed at the provider while its rows still have no answer
+        (once `retry_failed()` has answered them, the job is whole again). Latest first."""
+        for shard in sorted(self._m.shards, key=lambda s: -s.attempt):
+            if never_ran(shard) is None or shard.cancelled:
+                continue
+            rows = unranges(shard.rows)
+            if any((o := outcomes.slots[r]) and o.kind == "batch_failed" for r in rows):
                 msg = (
-                    f"shard {shard.index} (batch {shard.batch_id}) failed at the "
-                    f"provider: {shown or 'no details'}\nHint: fix the cause, then submit the "
-                    "job again with force=True; collect(partial=True) returns the other shards."
+                    f"shard {shard.index}: {batch_failure(shard)}\nHint: job.retry_failed() "
+                    "sends its rows again (fix the cause first if it is in the requests); "
+                    "collect(partial=True) returns the other rows now."
                 )
                 raise BatchFailedError(msg, shard=shard.index, errors=shard.errors)
 
@@ -342,7 +358,15 @@ class BatchHandle:
 
     def outcomes(self, *, partial: bool = False) -> Outcomes:
         """Every row's outcome over all attempts (read from the downloaded results)."""
+        self._check_results(self._m)
         return self._outcomes(self._m, partial=partial)
+
+    def _check_results(self, manifest: Manifest) -> None:
+        """A results file truncated or deleted since its download is an error, never rows
+        quietly reported as "no result returned"."""
+        for shard in manifest.shards:
+            if shard.collected:
+                self._folder.check_results(shard.index, shard.result_files)
 
     def _outcomes(self, manifest: Manifest, *, partial: bool = False) -> Outcomes:
         out = Outcomes(manifest.n_rows)
@@ -350,15 +374,14 @@ class BatchHandle:
         for shard in sorted(manifest.shards, key=lambda s: (s.attempt, s.index)):
             rows = list(unranges(shard.rows))
             if not shard.collected:
-                if shard.cancelled and shard.unsent:
-                    out.record_many(
-                        rows, Outcome(kind="canceled", message="cancelled before it was sent")
-                    )
+                ended = never_ran(shard)
+                if ended is not None:
+                    out.record_many(rows, ended)
                 elif partial:
                     message = f"shard {shard.index} not finished"
                     out.record_many(rows, Outcome(kind="missing", message=message))
                 continue
-            out.expect(rows)
+            out.expect(rows, *unanswered(shard))
             try:
                 self._read_shard(out, shard, manifest)
             except (orjson.JSONDecodeError, FileNotFoundError) as exc:
@@ -374,10 +397,7 @@ class BatchHandle:
             row = row_of(custom_id, manifest.tag)
             if row is None or row >= manifest.n_rows:
                 continue
-            if kind == "succeeded" and payload is not None:
-                out.record(row, read_reply(self._reply, payload))
-            else:
-                out.record(row, Outcome(kind=kind, message=error))  # type: ignore[arg-type]
+            out.record(row, line_outcome(self._reply, kind, payload, error))
 
     def _reply(self, payload: dict[str, Any]) -> Any:
         return self._backend.reply(self.spec.endpoint, payload)
@@ -387,20 +407,24 @@ class BatchHandle:
         """The frame with the answer columns (same library, row order and pandas index).
 
         Raises `JobNotReady` (carrying the status) until every shard has ended, unless
-        `partial=True`. With `frame=`, answers are joined onto that frame by the id column.
+        `partial=True`, and `BatchFailedError` while a batch that failed at the provider has
+        rows without an answer. With `frame=`, answers are joined onto that frame by the id
+        column. Logs one warning when kept answers were cut at the output limit.
         """
         st = self.status(refresh=False)
         if not st.done and not partial:
             raise JobNotReady(f"job {self.name} has not ended yet\n{st}\nHint: call wait().", st)
-        if not partial:
-            self._raise_failed()
         with paused_gc():
             outcomes = self.outcomes(partial=partial)
+            if not partial:
+                self._raise_failed(outcomes)
             table = answer_table(self.spec, outcomes, self._m.options)
         suffix = self._m.options.get("suffix") or ""
         if suffix:
             table = table.rename_columns([c + suffix for c in table.column_names])
-        return self._merge(table, frame, suffix)
+        merged = self._merge(table, frame, suffix)
+        warn_truncated(outcomes, self.name)
+        return merged
 
     def _merge(self, table: pa.Table, frame: Any, suffix: str) -> Any:
         if frame is None:
@@ -416,7 +440,7 @@ class BatchHandle:
                 raise InputError(msg)
             return frames.attach_columns(frame, table)
         frames.require_columns(target, [id_col], role="id column")
-        job_ids = frames.column_values(frames.to_frame(self._snapshot()), id_col)
+        job_ids = frames.column_values(frames.to_frame(self._snapshot(frame)), id_col)
         where = {v: i for i, v in enumerate(job_ids)}
         positions = [where.get(v) for v in frames.column_values(target, id_col)]
         taken = table.take(pa.array(positions, type=pa.int64()))
@@ -431,20 +455,42 @@ class BatchHandle:
         taken = taken.set_column(taken.column_names.index(msg_name), msg_name, msgs)
         return frames.attach_columns(frame, taken)
 
-    def _snapshot(self) -> Any:
+    _frame_checked = True  # False: a frame given to load() not yet checked against the job
+
+    def _snapshot(self, frame: Any = None) -> Any:
+        """The frame the job was made from: its snapshot in the folder, else the frame given
+        to `load(frame=)` or, failing that, to `collect(frame=)`, once checked to be that one."""
         for name in ("frame.parquet", "frame.partial.parquet"):
             path = self._folder.path / name
             if path.exists():
                 return frames.read_snapshot(path, self._m.frame_library)
-        raise InputError(f"job {self.name} has no frame snapshot\nHint: pass collect(frame=df).")
+        if self._frame is not None:
+            return self._given_frame()
+        if frame is not None:
+            check_frame(self._m, frame)
+            return frames.to_native_frame(frame)
+        msg = (
+            f"job {self.name} has no frame snapshot (frame.parquet is gone from "
+            f"{str(self.path)!r})\nHint: pass the frame the job was made from: "
+            "llmbatch.load(path, frame=df), or collect(frame=df)."
+        )
+        raise InputError(msg)
+
+    def _given_frame(self) -> Any:
+        """The frame given at load() (or at creation), checked once against the job's identity."""
+        if not self._frame_checked:
+            check_frame(self._m, self._frame)
+            self._frame_checked = True
+        return frames.to_native_frame(self._frame)
 
     def _own_frame(self) -> Any:
         if self._frame is not None:
-            return frames.to_native_frame(self._frame)
+            return self._given_frame()
         if self._m.snapshot != "full":
             msg = (
                 f"job {self.name} could store only its id/text columns (some columns were not "
-                "parquet-compatible)\nHint: pass the original frame: collect(frame=df)."
+                "parquet-compatible)\nHint: pass the original frame: collect(frame=df), or "
+                "llmbatch.load(path, frame=df)."
             )
             raise InputError(msg)
         self._frame = self._snapshot()
@@ -482,19 +528,20 @@ class BatchHandle:
         return deleted
 
     def save(self, path: str | Path) -> BatchHandle:
-        """Move the job folder to `path` (returns self, now living there)."""
-        dest = Path(path)
+        """Move the job folder to `path` (returns self, now living there; `~` is expanded)."""
+        dest = Path(path).expanduser()
         if dest.resolve() != self.path.resolve():
             with self._state.lock:
                 self._folder.move_to(dest)
         return self
 
     @_public
-    def retry_failed(
-        self, kinds: tuple[str, ...] = ("errored", "expired", "canceled", "invalid_output")
-    ) -> BatchHandle:
+    def retry_failed(self, kinds: tuple[str, ...] = RETRY_KINDS) -> BatchHandle:
         """Send again only the rows that failed with one of `kinds`, as a new attempt.
 
+        By default every failure but `missing` (a row the provider lost without a word):
+        errored, expired, canceled (also a batch cancelled before it ran), invalid_output, and
+        batch_failed (the rows of a batch that failed at the provider as a whole).
         Rows already being retried (by this or another process) are not sent again, so calling
         it twice sends each failed row once.
         """
@@ -518,6 +565,7 @@ class BatchHandle:
     def _add_retry(self, manifest: Manifest, snapshot: Any, kinds: Sequence[str]) -> list[int]:
         """Under the job lock: the failed rows not already in flight, as a new attempt."""
         in_flight = {r for s in manifest.shards if not s.finished for r in unranges(s.rows)}
+        self._check_results(manifest)
         outcomes = self._outcomes(manifest)
         answer_table(self.spec, outcomes, manifest.options)  # marks invalid_output rows
         rows = [r for r in outcomes.failed_rows(kinds) if r not in in_flight]

@@ -29,6 +29,7 @@ from llmbatch.manifest import TERMINAL, Manifest, Shard
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend, Created, now
 from llmbatch.state import JobState
+from llmbatch.store import DENIED, file_shape, folder_error, make_dir
 from llmbatch.verify import Problem, check_download, check_request_file
 
 __all__ = ["DOWNLOAD_ATTEMPTS", "Lifecycle"]
@@ -149,12 +150,13 @@ class Lifecycle:
             wanted = shard.needs_download or (again and shard.state == "downloaded")
             if not wanted:
                 return
+            make_dir(self.folder.results_dir)  # a results folder deleted by hand comes back
             self._remove_stale_parts(index)
             problem = None
             for attempt in range(DOWNLOAD_ATTEMPTS):
                 if attempt:
                     sleep(min(2.0**attempt, 30.0))
-                files, problem = self._fetch_once(shard)
+                files, problem = self._fetch_writing(shard)
                 if problem is None:
                     self._keep(shard, files)
                     return
@@ -168,6 +170,22 @@ class Lifecycle:
                 "wait() or refresh_results() later fetches them again."
             )
             raise ResultsIntegrityError(msg, shard=index)
+
+    def _fetch_writing(self, shard: Shard) -> tuple[list[tuple[str, Path]], Problem | None]:
+        """`_fetch_once`, with a failure to write the files (disk full, read-only folder, a
+        file-size limit) as a JobFolderError that says the job resumes once it is fixed."""
+        try:
+            return self._fetch_once(shard)
+        except OSError as exc:
+            hint = None
+            if exc.errno not in DENIED:
+                hint = (
+                    "free some disk space (the results need about as much as the batch's "
+                    "requests), then call wait() or collect() again: the job is intact and the "
+                    "download starts again; nothing is paid twice."
+                )
+            doing = f"write the results of shard {shard.index} (batch {shard.batch_id})"
+            raise folder_error(exc, doing, hint) from None
 
     def _fetch_once(self, shard: Shard) -> tuple[list[tuple[str, Path]], Problem | None]:
         token = f"{os.getpid()}-{secrets.token_hex(4)}"
@@ -205,12 +223,14 @@ class Lifecycle:
                 path.unlink(missing_ok=True)
 
     def _keep(self, shard: Shard, files: list[tuple[str, Path]]) -> None:
-        kept = []
+        """Put the checked files in place and record their shapes (checked before each read)."""
+        kept: dict[str, list[int]] = {}
         for kind, path in files:
             final = self.folder.result_path(shard.index, kind)
+            shape = file_shape(path)
             os.replace(path, final)
-            kept.append(str(final.relative_to(self.folder.path)))
-        self.state.update_shard(shard.index, lambda s: s.record_download(kept))
+            kept[str(final.relative_to(self.folder.path))] = shape
+        self.state.update_shard(shard.index, lambda s: s.record_download(list(kept), kept))
 
     def _release(self, shard: Shard, problem: Problem) -> None:
         """The adopted batch is not this job's: let it go and send the shard again."""

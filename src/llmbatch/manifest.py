@@ -14,7 +14,8 @@ failed only for the provider's queue quota, or an adopted batch proved foreign),
 a state it may start from, so two processes can never move one shard in two directions.
 
 Only this module writes manifest keys; `state.JobState` applies these transitions under the
-job lock on a fresh read. `from_dict` migrates older formats; unknown keys are kept as they are.
+job lock on a fresh read. `from_dict` migrates older formats; unknown keys are kept as they are
+(`manifest_checks` then checks the values the job relies on).
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class Shard:
     cancelled: bool = False
     previous_batches: list[str] = field(default_factory=list)
     results: list[str] = field(default_factory=list)
+    result_files: dict[str, list[int]] = field(default_factory=dict)  # [bytes, lines] each
     events: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -191,9 +193,11 @@ class Shard:
         if self.state == "submitted" and seen.status in TERMINAL:
             self.state = "ended"
 
-    def record_download(self, files: list[str]) -> None:
+    def record_download(self, files: list[str], shape: dict[str, list[int]] | None = None) -> None:
+        """The checked files are in place; `shape` gives each one's [bytes, lines]."""
         self._require({"ended", "downloaded"}, "record a download")
         self.results, self.state = list(files), "downloaded"
+        self.result_files = dict(shape or {})
 
     def clean(self) -> None:
         self._require(_SENT | {"written"}, "be cleaned up")
@@ -216,7 +220,7 @@ class Shard:
         if not keep_file:
             self.file_id = None
         self.status = "waiting_for_quota" if reason == "quota" else "pending"
-        self.counts, self.errors, self.results = {}, [], []
+        self.counts, self.errors, self.results, self.result_files = {}, [], [], {}
         self.output_file_id = self.error_file_id = self.raw_status = None
         self.generation += 1
 

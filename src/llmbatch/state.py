@@ -20,6 +20,7 @@ import filelock
 
 from llmbatch._exceptions import JobFolderError
 from llmbatch.manifest import Manifest, Shard
+from llmbatch.manifest_checks import check
 from llmbatch.store import JobFolder, file_lock, make_dir
 
 __all__ = ["JobState"]
@@ -45,7 +46,9 @@ class JobState:
         """The manifest as it is on disk now (writes are atomic, so no lock is needed)."""
         data = self.folder.load()
         try:
-            return Manifest.from_dict(data)
+            manifest = Manifest.from_dict(data)
+            check(manifest)  # values the job relies on: row ranges, shard entries, the task
+            return manifest
         except (TypeError, KeyError, ValueError, AttributeError) as exc:
             msg = (
                 f"the manifest {str(self.folder.manifest_path)!r} is damaged ({exc})\nHint: "

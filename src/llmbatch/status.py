@@ -27,6 +27,7 @@ class ShardStatus:
     failed: int
     errors: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None  # e.g. a released foreign batch, a completion not yet trusted
+    fetched: bool = True  # False: ended, but its results are not in the job folder yet
 
     @property
     def done(self) -> bool:
@@ -34,18 +35,26 @@ class ShardStatus:
 
     @classmethod
     def of(cls, s: Shard) -> ShardStatus:
-        """The status of one manifest shard, with a note when there is more to say."""
+        """The status of one manifest shard, with a note when there is more to say.
+
+        Once a shard has ended, every request of it that did not succeed counts as failed:
+        a batch that failed or was cancelled before running reports no counts, and an expired
+        one was seen with counts that do not add up.
+        """
+        completed = int(s.counts.get("completed") or 0)
+        ended = s.status in TERMINAL
         return cls(
             index=s.index,
             attempt=s.attempt,
             status=s.status,
             raw_status=s.raw_status,
             batch_id=s.batch_id,
-            total=s.counts.get("total") or s.n,
-            completed=s.counts.get("completed", 0),
-            failed=s.counts.get("failed", 0),
+            total=s.n if ended else s.counts.get("total") or s.n,
+            completed=completed,
+            failed=max(s.n - completed, 0) if ended else int(s.counts.get("failed") or 0),
             errors=list(s.errors),
             note=_note(s),
+            fetched=not s.needs_download,
         )
 
 
@@ -55,7 +64,8 @@ class JobStatus:
 
     `state` is `pending` (not all shards submitted), `running` or `ended`; `total`,
     `completed` and `failed` are request counts summed over shards (Anthropic reports them only
-    when a batch has ended).
+    when a batch has ended; once a shard has ended, each of its requests without an answer
+    counts as failed, a batch that failed or was cancelled before it ran included).
     """
 
     name: str
@@ -78,15 +88,36 @@ class JobStatus:
     def _counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for s in self.shards:
-            counts[s.status] = counts.get(s.status, 0) + 1
+            label = s.status if s.fetched else "downloading"  # ended, results not fetched yet
+            counts[label] = counts.get(label, 0) + 1
         return counts
+
+    def _summary(self) -> str:
+        """State and counts in words: requests per attempt, rows once (a retry resends rows)."""
+        state: str = self.state
+        if state == "running" and self.shards and all(s.done for s in self.shards):
+            state = "downloading results"
+        attempts = sorted({s.attempt for s in self.shards})
+        if len(attempts) <= 1:
+            return (
+                f"{state} — {self.completed:,} done, {self.failed:,} failed of {self.total:,} "
+                f"requests ({self.n_rows:,} rows)"
+            )
+        parts = []
+        for a in attempts:
+            shards = [s for s in self.shards if s.attempt == a]
+            done, failed = sum(s.completed for s in shards), sum(s.failed for s in shards)
+            total = sum(s.total for s in shards)
+            parts.append(f"{done:,} done, {failed:,} failed of {total:,} requests")
+        return f"{state} — {self.n_rows:,} rows in {len(attempts)} attempts: " + ", then ".join(
+            parts
+        )
 
     def __str__(self) -> str:
         shards = ", ".join(f"{n} {k}" for k, n in sorted(self._counts().items()))
         line = (
-            f"llmbatch job {self.name} ({self.provider}): {self.state} — "
-            f"{self.completed:,} done, {self.failed:,} failed of {self.total:,} requests "
-            f"({self.n_rows:,} rows); shards: {shards or 'none'}"
+            f"llmbatch job {self.name} ({self.provider}): {self._summary()}; "
+            f"shards: {shards or 'none'}"
         )
         if self.waiting_for_quota:
             line += "\n  waiting for the provider's enqueued-token quota to free up"
@@ -111,8 +142,7 @@ class JobStatus:
         )
         return (
             f"<div><b>llmbatch job</b> <code>{html.escape(self.name)}</code> "
-            f"({html.escape(self.provider)}): <b>{self.state}</b> — {self.completed:,} done, "
-            f"{self.failed:,} failed of {self.total:,} requests ({self.n_rows:,} rows)"
+            f"({html.escape(self.provider)}): {html.escape(self._summary())}"
             f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
         )
 

@@ -191,12 +191,18 @@ class OpenAIBackend(RemoteBackend):
         return self._observation(self.client.cancel_batch(batch_id))
 
     def cleanup(self, shard: Shard) -> list[str]:
+        """Delete the shard's files: those recorded, and any other upload of its file name (a
+        retried upload whose first answer was lost leaves one). The name carries this job's
+        tag and shard index, and the shard has finished, so no live shard uses such a copy."""
+        recorded = [f for f in (shard.file_id, shard.output_file_id, shard.error_file_id) if f]
+        name = shard_filename(self.tag, shard.index)
+        files = self.client.iter_files(purpose="batch")
+        copies = [f["id"] for f in files if f.get("filename") == name]
         deleted = []
-        for file_id in (shard.file_id, shard.output_file_id, shard.error_file_id):
-            if file_id:
-                with contextlib.suppress(NotFoundError):
-                    self.client.delete_file(file_id)
-                deleted.append(file_id)
+        for file_id in dict.fromkeys([*recorded, *copies]):
+            with contextlib.suppress(NotFoundError):
+                self.client.delete_file(file_id)
+            deleted.append(file_id)
         return deleted
 
 
@@ -212,14 +218,20 @@ def parse_output_line(line: dict[str, Any]) -> ResultLine:
     custom_id = str(line.get("custom_id"))
     response = line.get("response")
     error = line.get("error")
+    if error is not None and not isinstance(error, dict):  # any shape is one row's error
+        error = {"message": str(error)[:500]}
+    if response is not None and not isinstance(response, dict):
+        response = {"body": response}
     if response is not None:
-        status = int(response.get("status_code") or 0)
+        code = response.get("status_code")
+        status = code if isinstance(code, int) else 0
         body = response.get("body")
         if 200 <= status < 300 and not error and isinstance(body, dict):
             return custom_id, "succeeded", body, None
-        inner = (body or {}).get("error") if isinstance(body, dict) else None
-        message = (inner or {}).get("message") or (error or {}).get("message") or str(body)[:500]
+        inner = body.get("error") if isinstance(body, dict) else None
+        inner = inner if isinstance(inner, dict) else {}
+        message = inner.get("message") or (error or {}).get("message") or str(body)[:500]
         return custom_id, "errored", None, f"HTTP {status}: {message}"
-    code = (error or {}).get("code") or "error"
+    code = str((error or {}).get("code") or "error")
     message = (error or {}).get("message") or "no details"
     return custom_id, _LINE_KINDS.get(code, "errored"), None, f"{code}: {message}"

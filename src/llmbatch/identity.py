@@ -1,0 +1,77 @@
+"""Whether a frame is the one a job was made from: its rows, id values and texts.
+
+A job records digests of its ids and texts (`identity` in job.json, written by `create`). A
+frame the user gives in place of a missing snapshot (`llmbatch.load(path, frame=df)`,
+`collect(frame=df)`) is checked against them, so answers are never attached to, nor retries
+sent from, another frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from llmbatch import frames
+from llmbatch._exceptions import InputError
+from llmbatch.manifest import Manifest
+from llmbatch.prepare import build_texts, placeholders, unranges
+
+__all__ = ["check_frame", "ids_digest", "texts_digest"]
+
+
+def ids_digest(ids: list[Any] | None) -> str:
+    """The digest of a job's id values (None: a job made without id=)."""
+    return hashlib.blake2b(orjson.dumps(ids, default=repr), digest_size=16).hexdigest()
+
+
+def texts_digest(texts: list[Any], rows: Iterable[int]) -> str:
+    """The digest of the texts of the rows sent, as `prepare.write_shards` takes it."""
+    digest = hashlib.blake2b(digest_size=16)
+    for row in rows:
+        digest.update(str(row).encode() + b"\x00" + orjson.dumps(texts[row]) + b"\n")
+    return digest.hexdigest()
+
+
+def check_frame(manifest: Manifest, native: Any) -> None:
+    """Raise InputError unless `native` has the job's rows: same count, ids and texts, in order.
+
+    A job written by llmbatch 0.1.0 recorded no digests; only its row count and columns are
+    checked.
+    """
+    frame = frames.to_frame(native)
+    cols = manifest.columns
+    id_col, text, prompt = cols.get("id"), cols.get("text"), cols.get("prompt")
+    needed = [text] if text else placeholders(prompt) if prompt else []
+    frames.require_columns(frame, [c for c in (id_col, *needed) if c], role="job column")
+    problem = None
+    if len(frame) != manifest.n_rows:
+        problem = f"it has {len(frame):,} rows, the job {manifest.n_rows:,}"
+    elif manifest.identity is not None:
+        problem = _digest_problem(manifest, frame, id_col, text, prompt)
+    if problem is not None:
+        msg = (
+            f"the frame given is not the one job {manifest.name} was made from: {problem}\n"
+            "Hint: pass the frame the job was made from (same rows, same order), or put its "
+            "frame.parquet back in the job folder."
+        )
+        raise InputError(msg)
+
+
+def _digest_problem(
+    manifest: Manifest, frame: Any, id_col: str | None, text: str | None, prompt: str | None
+) -> str | None:
+    assert manifest.identity is not None
+    ids = frames.column_values(frame, id_col) if id_col else None
+    if ids_digest(ids) != manifest.identity.get("ids"):
+        return "its id values differ"
+    needed = [text] if text else placeholders(prompt or "")
+    columns = {c: frames.column_values(frame, c) for c in needed}
+    texts = build_texts(columns, text, prompt, manifest.n_rows)
+    skipped = set(unranges(manifest.skipped))
+    sent = (r for r in range(manifest.n_rows) if r not in skipped)
+    if texts_digest(texts, sent) != manifest.identity.get("texts"):
+        return "its texts differ"
+    return None
