@@ -16,7 +16,7 @@ from llmbatch._schema_common import (
     resolve_ref,
 )
 
-__all__ = ["Column", "columns", "flatten_row"]
+__all__ = ["Column", "columns", "flatten_row", "json_text"]
 
 Dtype = Literal["string", "float", "int", "bool", "list", "json"]
 
@@ -129,26 +129,44 @@ def _union(root: dict[str, Any], variants: list[Any], stack: tuple[str, ...], wh
     nullable = len(kinds) < len(variants) or any(k.nullable for k in kinds)
     if len(kinds) == 1:
         return _Kind(kinds[0].dtype, nullable, kinds[0].node, kinds[0].stack)
-    dtypes = {k.dtype for k in kinds}
+    return _Kind(_merged({k.dtype for k in kinds}), nullable)
+
+
+_SCALAR_DTYPES = frozenset({"string", "float", "int", "bool"})
+
+
+def _merged(dtypes: set[Dtype | Literal["object"]]) -> Dtype:
+    """One column for several kinds of value: numbers as floats; scalars with a string among
+    them as text (``'y'`` and ``'67'``, not JSON ``'"y"'``); anything else JSON text."""
     if dtypes == {"int", "float"}:
-        return _Kind("float", nullable)
-    if len(dtypes) == 1 and "object" not in dtypes:
-        return _Kind(kinds[0].dtype, nullable)
-    return _Kind("json", nullable)
+        return "float"
+    if len(dtypes) == 1:
+        (only,) = dtypes
+        if only != "object":
+            return only
+    if "string" in dtypes and dtypes <= _SCALAR_DTYPES:
+        return "string"
+    return "json"
 
 
 def _from_values(values: list[Any]) -> _Kind:
     present = [v for v in values if v is not None]
     nullable = len(present) < len(values)
-    if present and all(isinstance(v, str) for v in present):
-        return _Kind("string", nullable)
-    if present and all(isinstance(v, bool) for v in present):
-        return _Kind("bool", nullable)
-    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return _Kind("int", nullable)
-    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        return _Kind("float", nullable)
-    return _Kind("json", nullable)
+    if not present:
+        return _Kind("json", nullable)
+    return _Kind(_merged({_value_dtype(v) for v in present}), nullable)
+
+
+def _value_dtype(value: object) -> Dtype | Literal["object"]:
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "object"
 
 
 def _from_type(node: dict[str, Any], stack: tuple[str, ...]) -> _Kind:
@@ -156,10 +174,10 @@ def _from_type(node: dict[str, Any], stack: tuple[str, ...]) -> _Kind:
     types = [t for t in (typ if isinstance(typ, list) else [typ]) if t is not None]
     nullable = "null" in types
     types = [t for t in types if t != "null"]
-    if set(types) == {"integer", "number"}:
-        return _Kind("float", nullable)
-    if len(types) != 1:
-        return _Kind("json", nullable or not types)
+    if len(types) > 1:
+        return _Kind(_merged({_BY_TYPE.get(t, "object") for t in types}), nullable)
+    if not types:
+        return _Kind("json", True)
     if types[0] == "object":
         has_props = isinstance(node.get("properties"), dict) and bool(node["properties"])
         return _Kind("object", nullable, node if has_props else None, stack)
@@ -167,7 +185,8 @@ def _from_type(node: dict[str, Any], stack: tuple[str, ...]) -> _Kind:
 
 
 def flatten_row(obj: object, cols: list[Column]) -> dict[str, object]:
-    """One answer as ``{column name: value}``: missing values are None, ``json`` columns JSON text.
+    """One answer as ``{column name: value}``: missing values are None, ``json`` columns JSON text,
+    and a number or bool in a ``string`` column (a string|integer union) its plain text.
 
     Example:
         >>> cols = [Column("a.b", ("a", "b"), "float", False), Column("c", ("c",), "json", True)]
@@ -179,18 +198,28 @@ def flatten_row(obj: object, cols: list[Column]) -> dict[str, object]:
         value: Any = obj
         for key in col.path:
             value = value.get(key) if isinstance(value, dict) else None
-        if value is not None:
-            if col.dtype == "json":
-                value = _json_text(value)
-            elif col.dtype == "float" and type(value) is int:
-                value = float(value)
-            elif col.dtype == "int" and type(value) is float and value.is_integer():
-                value = int(value)  # JSON Schema counts 2.0 as an integer
-        out[col.name] = value
+        out[col.name] = None if value is None else _cell(value, col.dtype)
     return out
 
 
-def _json_text(value: object) -> str:
+def _cell(value: Any, dtype: Dtype) -> Any:
+    """One value as its column holds it; a value that does not fit is left for the column
+    builder to refuse (that row becomes an error row, the others stay)."""
+    if dtype == "json":
+        return json_text(value)
+    if dtype == "string" and type(value) in (int, float, bool):
+        return json_text(value)  # a string|integer union: '67' next to 'y'
+    if dtype == "float" and type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return value
+    if dtype == "int" and type(value) is float and value.is_integer():
+        return int(value)  # JSON Schema counts 2.0 as an integer
+    return value
+
+
+def json_text(value: object) -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError:  # orjson refuses integers beyond 64 bits; the stdlib does not

@@ -1,6 +1,9 @@
 """From raw result lines to answer columns: one outcome per row, then typed columns.
 
-Every input row comes back exactly once: as an answer, or as an error with a message. Across
+Every input row comes back exactly once: as an answer, or as an error with a message, whatever
+shape the provider's line has (refused, filtered, cut, empty, unreadable, a value that does not
+fit its column: see `typed_columns`), and whatever became of its batch (failed, cancelled or
+expired before the row ran). Across
 attempts (`retry_failed`), the latest successful answer of a row wins; a later failure never
 hides an earlier success.
 """
@@ -8,6 +11,7 @@ hides an earlier success.
 from __future__ import annotations
 
 import gc
+import logging
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,16 +20,43 @@ from typing import Any, Literal, cast
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from llmbatch import schema as schema_mod
+from llmbatch._schema_columns import json_text
+from llmbatch.manifest import Shard
 from llmbatch.tasks import Reply, TaskSpec
+from llmbatch.typed_columns import column, drop_rows, task_columns
 
-__all__ = ["ERROR_KINDS", "Outcome", "Outcomes", "answer_table"]
+__all__ = [
+    "ERROR_KINDS",
+    "RETRY_KINDS",
+    "Outcome",
+    "Outcomes",
+    "answer_table",
+    "batch_failure",
+    "line_outcome",
+    "never_ran",
+    "truncated_answers",
+    "unanswered",
+    "warn_truncated",
+]
+
+log = logging.getLogger("llmbatch")
 
 ResultKind = Literal["succeeded", "errored", "canceled", "expired"]
-ErrorKind = Literal["errored", "expired", "canceled", "invalid_output", "missing", "not_sent"]
-ERROR_KINDS: tuple[str, ...] = ("errored", "expired", "canceled", "invalid_output", "missing")
+ErrorKind = Literal[
+    "errored", "expired", "canceled", "invalid_output", "batch_failed", "missing", "not_sent"
+]
+ERROR_KINDS: tuple[str, ...] = (
+    "errored",
+    "expired",
+    "canceled",
+    "invalid_output",
+    "batch_failed",
+    "missing",
+)
+# what retry_failed() sends again by default: every failure but a row the provider lost
+RETRY_KINDS: tuple[str, ...] = ("errored", "expired", "canceled", "invalid_output", "batch_failed")
 USAGE_COLUMNS = (".stop_reason", ".input_tokens", ".output_tokens")
 CACHE_COLUMNS = (".cache_read_tokens", ".cache_write_tokens")
 
@@ -45,12 +76,15 @@ class Outcomes:
     def __init__(self, n_rows: int) -> None:
         self.slots: list[Outcome | None] = [None] * n_rows
 
-    def expect(self, rows: Iterable[int]) -> None:
-        """Rows sent in a shard: 'no result returned' until a result line says otherwise."""
+    def expect(
+        self, rows: Iterable[int], kind: ErrorKind = "missing", message: str = "no result returned"
+    ) -> None:
+        """Rows sent in a shard: an error of `kind` until a result line says otherwise (a
+        cancelled or expired batch leaves out the rows it never ran)."""
         for row in rows:
             current = self.slots[row]
             if current is None or current.reply is None:
-                self.slots[row] = Outcome(kind="missing", message="no result returned")
+                self.slots[row] = Outcome(kind=kind, message=message)
 
     def not_sent(self, rows: Iterable[int], message: str) -> None:
         for row in rows:
@@ -72,29 +106,20 @@ class Outcomes:
         return [i for i, o in enumerate(self.slots) if o is not None and o.kind in wanted]
 
 
-def _int_or_none(values: list[Any]) -> pa.Array:
-    return pa.array(values, type=pa.int64())
-
-
 def _answer_values(spec: TaskSpec, reply: Reply, state: dict[str, Any]) -> tuple[Any, str | None]:
-    """The parsed answer of one reply, or (None, error message) for an invalid one."""
+    """The parsed answer of one reply, or (None, why it is no answer): whatever the reply's
+    shape, a row ends up with exactly one of the two."""
     if spec.kind == "embed":
-        vectors = reply.data or []
-        if len(vectors) != 1 or not vectors[0]:
-            return None, f"expected one embedding, got {len(vectors)}"
-        return vectors[0], None
-    if reply.refusal:
-        return None, f"refused: {reply.refusal}"
-    if reply.truncated:
-        return None, f"output truncated (stop reason {reply.stop_reason!r}); raise max_tokens"
+        return _embedding(reply)
+    problem = _no_answer(spec, reply)
+    if problem is not None:
+        return None, problem
     if spec.kind == "complete":
-        return reply.text, None
+        return _complete_text(reply)
     obj = reply.data
     if obj is None:
-        if reply.text is None:
-            return None, "no structured output in the answer"
         try:
-            obj = orjson.loads(reply.text)
+            obj = orjson.loads(cast(str, reply.text))
         except orjson.JSONDecodeError as exc:
             return None, f"output is not valid JSON ({exc})"
     problem = state["validate"](obj)
@@ -103,65 +128,54 @@ def _answer_values(spec: TaskSpec, reply: Reply, state: dict[str, Any]) -> tuple
     return obj, None
 
 
-_PACKED = {"d": pa.float64(), "f": pa.float32()}
+def _no_answer(spec: TaskSpec, reply: Reply) -> str | None:
+    """Why a reply holds no usable answer: refused, filtered, cut, or empty (else None).
+
+    A `complete` answer cut at the output limit keeps its text (it is paid for and usually
+    useful; `.stop_reason` says it was cut); structured output cut short is incomplete JSON.
+    """
+    if reply.refusal:
+        return f"refused: {reply.refusal}"
+    if reply.filtered:
+        return f"content filtered by the provider (stop reason {reply.stop_reason!r})"
+    empty = not reply.text and reply.data is None
+    if reply.truncated and (empty or spec.kind != "complete"):
+        where = " before any text" if empty else ""
+        return f"output truncated{where} (stop reason {reply.stop_reason!r}); raise max_tokens"
+    if empty:
+        return f"empty answer: no text and no tool input (stop reason {reply.stop_reason!r})"
+    return None
 
 
-def _vector_column(values: list[Any]) -> pa.Array:
-    """The `embedding` column (list<double>); packed vectors (`array('d')`, or `array('f')`
-    from base64) are copied as bytes and widened by Arrow, not converted one float at a time."""
-    present = [v for v in values if v is not None]
-    total = sum(len(v) for v in present)
-    codes = {v.typecode if isinstance(v, array) else None for v in present}
-    if len(codes) > 1 or not codes <= set(_PACKED) or total >= 2**31:  # int32 list offsets
-        return pa.array([None if v is None else list(v) for v in values], pa.list_(pa.float64()))
-    offsets: list[int | None] = []
-    end = 0
-    for v in values:
-        offsets.append(None if v is None else end)  # a null offset makes a null list
-        end += 0 if v is None else len(v)
-    offsets.append(end)
-    code = codes.pop() if codes else None  # never None when set: `codes <= set(_PACKED)`
-    kind = pa.float64() if code is None else _PACKED[code]
-    flat = pa.Array.from_buffers(kind, end, [None, pa.py_buffer(b"".join(present))])
-    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), flat.cast(pa.float64()))
+def _complete_text(reply: Reply) -> tuple[str | None, str | None]:
+    """The text of a `complete` answer; a tool call's input (no text) as JSON text."""
+    if isinstance(reply.text, str) and reply.text:
+        return reply.text, None
+    if reply.text:
+        return None, f"the answer's text is a {type(reply.text).__name__}, not a string"
+    try:
+        return json_text(reply.data), None
+    except (TypeError, ValueError):
+        return None, f"the answer holds no text (a {type(reply.data).__name__})"
 
 
-def _task_columns(
-    spec: TaskSpec, values: list[Any], options: dict[str, Any]
-) -> dict[str, pa.Array]:
-    if spec.kind == "complete":
-        return {options.get("content_column") or "content": pa.array(values, type=pa.string())}
-    if spec.kind == "embed":
-        vectors = _vector_column(values)
-        if options.get("wide"):
-            width = next((len(v) for v in values if v is not None), spec.dimensions or 0)
-            return {f"V{j + 1}": pc.list_element(vectors, j) for j in range(width)}
-        return {"embedding": vectors}
-    assert spec.schema is not None
-    cols = schema_mod.columns(spec.schema)
-    flat = [schema_mod.flatten_row(v, cols) if v is not None else {} for v in values]
-    types = {
-        "string": pa.string(),
-        "float": pa.float64(),
-        "int": pa.int64(),
-        "bool": pa.bool_(),
-        "json": pa.string(),
-    }
-    out: dict[str, pa.Array] = {}
-    for col in cols:
-        data = [row.get(col.name) for row in flat]
-        if col.dtype == "list":
-            out[col.name] = pa.array(data)
-        elif col.dtype == "float":
-            floats = [None if x is None else float(cast(float, x)) for x in data]
-            out[col.name] = pa.array(floats, pa.float64())
-        else:
-            out[col.name] = pa.array(data, type=types[col.dtype])
-    return out
+def _embedding(reply: Reply) -> tuple[Any, str | None]:
+    vectors = reply.data if isinstance(reply.data, list) else []
+    if len(vectors) != 1:
+        return None, f"expected one embedding, got {len(vectors)}"
+    if not isinstance(vectors[0], array):  # see tasks._vector: packed unless not all numbers
+        return None, "the embedding is not a list of numbers"
+    if not vectors[0]:
+        return None, "the embedding is empty"
+    return vectors[0], None
 
 
 def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) -> pa.Table:
-    """The columns collect() appends, in row order: answers, then `.error` and usage."""
+    """The columns collect() appends, in row order: answers, then `.error` and usage.
+
+    Marks the outcome of every row whose answer is unusable (`invalid_output`), so that
+    `retry_failed()` sees it.
+    """
     state: dict[str, Any] = {}
     if spec.kind == "classify":
         assert spec.schema is not None
@@ -175,7 +189,7 @@ def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) ->
             errors[i] = "not sent"
             continue
         if outcome.reply is None:
-            errors[i] = outcome.message or outcome.kind
+            errors[i] = outcome.message or outcome.kind or "failed"
             continue
         reply = outcome.reply
         values[i], errors[i] = _answer_values(spec, reply, state)
@@ -186,16 +200,84 @@ def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) ->
         usage[".output_tokens"][i] = reply.output_tokens
         usage[".cache_read_tokens"][i] = reply.cache_read_tokens
         usage[".cache_write_tokens"][i] = reply.cache_write_tokens
-    columns: dict[str, pa.Array] = _task_columns(spec, values, options)
+    columns, bad = task_columns(spec, values, options)
+    if bad:
+        columns = drop_rows(columns, bad, n)
+        for i, message in bad.items():
+            errors[i] = message
+            outcome = outcomes.slots[i]
+            if outcome is not None:
+                outcome.kind, outcome.message = "invalid_output", message
     columns[".error"] = pa.array([e is not None for e in errors], type=pa.bool_())
     columns[".error_msg"] = pa.array(errors, type=pa.string())
-    columns[".stop_reason"] = pa.array(usage[".stop_reason"], type=pa.string())
+    columns[".stop_reason"] = column(".stop_reason", usage[".stop_reason"], pa.string())[0]
     for name in (".input_tokens", ".output_tokens"):
-        columns[name] = _int_or_none(usage[name])
+        columns[name] = column(name, usage[name], pa.int64())[0]
     for name in CACHE_COLUMNS:
         if any(v is not None for v in usage[name]):
-            columns[name] = _int_or_none(usage[name])
+            columns[name] = column(name, usage[name], pa.int64())[0]
     return pa.table(columns)
+
+
+def truncated_answers(outcomes: Outcomes) -> int:
+    """How many answers were kept although cut at the output limit (after `answer_table`)."""
+    return sum(
+        1
+        for o in outcomes.slots
+        if o is not None and o.kind is None and o.reply is not None and o.reply.truncated
+    )
+
+
+def warn_truncated(outcomes: Outcomes, job: str) -> None:
+    """Log once how many kept answers were cut at the output limit (`.stop_reason` says which)."""
+    count = truncated_answers(outcomes)
+    if count:
+        log.warning(
+            "job %s: %d answer(s) were cut at the output limit; their text is kept and "
+            ".stop_reason says where (raise max_tokens for whole answers)",
+            job,
+            count,
+        )
+
+
+def line_outcome(
+    reply: Callable[[dict[str, Any]], Reply], kind: str, payload: Any, message: str | None
+) -> Outcome:
+    """One normalised result line as a row's outcome; a kind we do not know is `errored`."""
+    if kind == "succeeded":
+        if isinstance(payload, dict):
+            return read_reply(reply, payload)
+        shown = type(payload).__name__
+        return Outcome(kind="invalid_output", message=f"unreadable answer (a {shown})")
+    if kind in ("errored", "canceled", "expired"):
+        return Outcome(kind=cast(ErrorKind, kind), message=message or kind)
+    return Outcome(kind="errored", message=message or f"unknown result type {kind!r}")
+
+
+def unanswered(shard: Shard) -> tuple[ErrorKind, str]:
+    """What a row of a downloaded shard is when no result line names it."""
+    if shard.status == "cancelled":
+        return "canceled", f"canceled: batch {shard.batch_id} was cancelled before this ran"
+    if shard.status == "expired":
+        return "expired", f"expired: batch {shard.batch_id} ended before this request ran"
+    return "missing", "no result returned"
+
+
+def never_ran(shard: Shard) -> Outcome | None:
+    """The outcome of every row of a shard that ended with no results at all: its batch
+    failed at the provider (with the provider's reasons), or it was cancelled unsent."""
+    if shard.cancelled and shard.unsent:
+        return Outcome(kind="canceled", message="cancelled before it was sent")
+    if shard.status == "failed" and shard.finished:
+        return Outcome(kind="batch_failed", message=batch_failure(shard))
+    return None
+
+
+def batch_failure(shard: Shard) -> str:
+    """Why a shard's batch failed, in the provider's words (its first few errors)."""
+    shown = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in shard.errors[:3])
+    more = f" (and {len(shard.errors) - 3} more)" if len(shard.errors) > 3 else ""
+    return f"batch {shard.batch_id} failed at the provider: {shown or 'no details'}{more}"
 
 
 def read_reply(reply: Callable[[dict[str, Any]], Reply], payload: dict[str, Any]) -> Outcome:

@@ -164,15 +164,19 @@ def _observation(batch: dict[str, Any]) -> Observation:
 
 
 def parse_result_line(line: dict[str, Any]) -> ResultLine:
-    """Normalise one results line: succeeded / errored / canceled / expired."""
+    """Normalise one results line: succeeded / errored / canceled / expired (any other shape
+    is that row's error, never the job's)."""
     custom_id = str(line.get("custom_id"))
-    result = line.get("result") or {}
-    kind = result.get("type") or "errored"
+    result = line.get("result")
+    result = result if isinstance(result, dict) else {}
+    kind = str(result.get("type") or "errored")
     if kind == "succeeded":
         return custom_id, kind, result.get("message") or {}, None
     if kind == "errored":
-        outer = result.get("error") or {}
+        outer = result.get("error")
+        outer = outer if isinstance(outer, dict) else {"message": str(outer or "no details")}
         inner = outer.get("error") or outer  # the envelope, or (defensively) a flat error
+        inner = inner if isinstance(inner, dict) else {"message": str(inner)}
         message = f"{inner.get('type', 'error')}: {inner.get('message', 'no details')}"
         return custom_id, kind, None, message
     messages = {
