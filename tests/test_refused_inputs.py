@@ -573,3 +573,58 @@ def test_step_functions_take_relax_for_both_prepare_and_parse() -> None:
         steps.anthropic_results(content, kind="classify", schema=SCORE)
     out = steps.anthropic_results(content, kind="classify", schema=SCORE, relax=True)
     assert out["score"].tolist() == [0.5] and not out[".error"].any()
+
+
+# -- one answer per row; wait() arguments ---------------------------------------------------------
+@pytest.mark.parametrize("where", ["param", "extra_body"])
+def test_several_choices_per_row_are_refused(emu: Any, where: str) -> None:
+    kw: dict[str, Any] = {"n": 3} if where == "param" else {"extra_body": {"n": 3}}
+    frame = pd.DataFrame(DATA)
+    message = _refused(
+        emu,
+        llmbatch.ConfigError,
+        "n=3 asks for 3 answers per row",
+        lambda: frame.llmbatch.complete(text="body", id="doc_id", provider="openai", **kw),
+    )
+    assert "n must be 1" in message
+
+
+def test_n_of_one_is_sent(emu: Any) -> None:
+    job = pd.DataFrame(DATA).llmbatch.complete(text="body", provider="openai", n=1, submit=False)
+    assert _first_body(job)["n"] == 1
+
+
+@pytest.mark.parametrize(
+    ("kw", "shown"),
+    [({"poll_interval": -1}, "poll_interval"), ({"poll_interval": float("nan")}, "poll_interval"),
+     ({"timeout": -5}, "timeout"), ({"poll_interval": "1"}, "poll_interval")],
+)  # fmt: skip
+def test_wait_refuses_bad_seconds_before_polling(emu: Any, kw: dict[str, Any], shown: str) -> None:
+    job = pd.DataFrame(DATA).llmbatch.complete(text="body", provider="openai", submit=False)
+    with pytest.raises(llmbatch.InputError, match=f"{shown} must be a finite number") as info:
+        job.wait(progress=False, **kw)
+    assert "\nHint: " in str(info.value)
+    assert emu.state()["total_calls"] == 0
+
+
+@pytest.mark.parametrize(("score", "error"), [(0.5, False), (-1.0, True)])
+def test_relaxed_constraints_are_still_checked_on_the_answers(score: float, error: bool) -> None:
+    """The provider was not told of minimum=0 (relax=True), so the answers are checked for it."""
+    answer = {"label": "x", "score": score}
+    line = {
+        "custom_id": "a",
+        "result": {
+            "type": "succeeded",
+            "message": {
+                "content": [{"type": "text", "text": json.dumps(answer)}],
+                "stop_reason": "end_turn",
+                "usage": {"input_tokens": 1, "output_tokens": 1},
+            },
+        },
+    }
+    content = json.dumps(line).encode()
+    out = steps.anthropic_results(content, kind="classify", schema=SCORE, relax=True)
+    assert out[".error"].tolist() == [error]
+    if error:
+        assert "does not match the schema" in out[".error_msg"][0]
+        assert "minimum" in out[".error_msg"][0] or "less than" in out[".error_msg"][0]

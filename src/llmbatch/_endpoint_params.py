@@ -189,6 +189,12 @@ def check_extra_body(extra_body: object, endpoint: str) -> dict[str, Any]:
 def _refuse_in_batch(name: str, value: Any, endpoint: str) -> None:
     if name == "stream" and not value:
         return  # stream=False asks for what a batch does anyway
+    if name == "n" and endpoint == CHAT and value not in (None, 1):
+        msg = f"n={value!r} asks for {value!r} answers per row: each is paid, one column reads one"
+        raise ConfigError(
+            msg + "\nHint: n must be 1; leave n= out (send a row twice under "
+            "another id if you want two answers)."
+        )
     if name == "speed" and endpoint != MESSAGES:
         return
     if name in _NOT_IN_BATCH:

@@ -94,6 +94,7 @@ class _Rules:
     max_min_items: int | None  # minItems above this is unsupported (None: any)
     multi_all_of: bool
     relax: bool
+    keep: bool = False  # leave value-only constraints in place: the form answers are checked by
 
 
 def openai_strict(schema: dict[str, Any], *, relax: bool = False) -> dict[str, Any]:
@@ -114,6 +115,23 @@ def openai_strict(schema: dict[str, Any], *, relax: bool = False) -> dict[str, A
     result = _Rewriter(source, rules).node(copy.deepcopy(source), ())
     check_openai_limits(result)
     return result
+
+
+def answer_form(schema: dict[str, Any], provider: str) -> dict[str, Any]:
+    """The provider's form of `schema` with its value-only constraints left in place.
+
+    With ``relax=True`` the provider is not told of ``minimum``, ``pattern`` and the like (they
+    move into descriptions), so it cannot enforce them; answers are checked against this form
+    instead, and one that breaks a constraint is that row's error.
+    """
+    openai = provider == "openai"
+    rules = (
+        _Rules(_OPENAI, _OPENAI_FORMATS, _VALUE_ONLY, None, False, True, keep=True)
+        if openai
+        else _Rules(_ANTHROPIC, _ANTHROPIC_FORMATS, _ANTHROPIC_VALUE_ONLY, 1, True, True, keep=True)
+    )
+    source = checked_copy(schema)
+    return _Rewriter(source, rules).node(copy.deepcopy(source), ())
 
 
 def anthropic_format(schema: dict[str, Any], *, relax: bool = False) -> dict[str, Any]:
@@ -230,7 +248,9 @@ class _Rewriter:
                 "give it a type such as {'type': 'string'} (or an 'enum' or 'anyOf').",
             )
         offenders = self._value_only(node)
-        if offenders and self.rules.relax:
+        if offenders and self.rules.keep:
+            pass
+        elif offenders and self.rules.relax:
             _move_to_description(node, offenders)
         elif offenders:
             key = offenders[0]

@@ -55,8 +55,9 @@ ERROR_KINDS: tuple[str, ...] = (
     "batch_failed",
     "missing",
 )
-# what retry_failed() sends again by default: every failure but a row the provider lost
-RETRY_KINDS: tuple[str, ...] = ("errored", "expired", "canceled", "invalid_output", "batch_failed")
+# what retry_failed() sends again by default: every failure (a row the provider lost without a
+# line, `missing`, too: nothing was paid for it)
+RETRY_KINDS: tuple[str, ...] = ERROR_KINDS
 USAGE_COLUMNS = (".stop_reason", ".input_tokens", ".output_tokens")
 CACHE_COLUMNS = (".cache_read_tokens", ".cache_write_tokens")
 
@@ -179,7 +180,7 @@ def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) ->
     state: dict[str, Any] = {}
     if spec.kind == "classify":
         assert spec.schema is not None
-        state["validate"] = schema_mod.make_validator(spec.wire_schema())
+        state["validate"] = schema_mod.make_validator(spec.answer_schema())
     n = len(outcomes.slots)
     values: list[Any] = [None] * n
     errors: list[str | None] = [None] * n

@@ -19,6 +19,7 @@ import orjson
 from llmbatch import schema as schema_mod
 from llmbatch._endpoint_params import check_body_params, check_extra_body
 from llmbatch._exceptions import ConfigError, InputError
+from llmbatch._schema_strict import answer_form
 
 __all__ = ["DEFAULT_MODELS", "Reply", "TaskSpec", "body_template", "render"]
 
@@ -77,6 +78,14 @@ class TaskSpec:
         if self.provider == "openai":
             return schema_mod.openai_strict(self.schema, relax=self.relax)
         return schema_mod.anthropic_format(self.schema, relax=self.relax)
+
+    def answer_schema(self) -> dict[str, Any]:
+        """The schema answers are checked against: the wire form, with the constraints that
+        `relax=True` kept from the provider put back (it could not enforce them; we do)."""
+        assert self.schema is not None
+        if not self.relax:
+            return self.wire_schema()
+        return answer_form(self.schema, self.provider)
 
 
 def check_params(spec: TaskSpec) -> None:
