@@ -16,7 +16,7 @@ import pytest
 import llmbatch
 from llmbatch.manifest import Shard
 from llmbatch.prepare import Limits
-from llmbatch.results import RETRY_KINDS, never_ran, unanswered
+from llmbatch.results import ERROR_KINDS, RETRY_KINDS, never_ran, unanswered
 from llmbatch.status import ShardStatus
 
 BIG = 10**9
@@ -96,4 +96,4 @@ def test_what_rows_without_a_result_line_are() -> None:
     assert outcome is not None and outcome.kind == "batch_failed"
     assert "model_not_found: The provided model 'X'" in (outcome.message or "")
     assert never_ran(_shard(state="submitted", status="in_progress")) is None
-    assert "batch_failed" in RETRY_KINDS and "missing" not in RETRY_KINDS
+    assert set(RETRY_KINDS) == set(ERROR_KINDS)  # every failure is retried by default

@@ -15,7 +15,7 @@ import orjson
 
 from llmbatch._exceptions import InputError, LLMBatchError
 from llmbatch.catalog import jobs, load
-from llmbatch.results import ERROR_KINDS
+from llmbatch.results import ERROR_KINDS, RETRY_KINDS
 from llmbatch.store import default_home
 
 __all__ = ["main"]
@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument(
         "--kinds",
         nargs="+",
-        default=["errored", "expired", "canceled", "invalid_output", "batch_failed"],
+        default=list(RETRY_KINDS),
         choices=ERROR_KINDS,
     )
     sub.add_parser("emulator", help="run the built-in emulator (see --help)", add_help=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,6 +77,14 @@ def make_backend(
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _check_seconds(name: str, value: Any) -> None:
+    """A wait parameter must be a finite number of seconds >= 0 (checked before any poll)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value < 0:
+        msg = f"{name} must be a finite number of seconds >= 0, got {value!r}"
+        raise InputError(f"{msg}\nHint: e.g. wait(poll_interval=30, timeout=3600).")
 
 
 def _public(method: F) -> F:
@@ -315,6 +324,9 @@ class BatchHandle:
         Ctrl-C stops waiting and leaves the job intact: `llmbatch.load(path).wait()` goes on.
         Another process may wait on the same job at the same time.
         """
+        _check_seconds("poll_interval", poll_interval)
+        if timeout is not None:
+            _check_seconds("timeout", timeout)
         self._resubmit_quota = resubmit_on_quota
         start = time.monotonic()
         bar = tqdm(total=self.n_rows, desc=self.name, unit="req", disable=not progress)
@@ -539,9 +551,9 @@ class BatchHandle:
     def retry_failed(self, kinds: tuple[str, ...] = RETRY_KINDS) -> BatchHandle:
         """Send again only the rows that failed with one of `kinds`, as a new attempt.
 
-        By default every failure but `missing` (a row the provider lost without a word):
-        errored, expired, canceled (also a batch cancelled before it ran), invalid_output, and
-        batch_failed (the rows of a batch that failed at the provider as a whole).
+        By default every failure: errored, expired, canceled (also a batch cancelled before it
+        ran), invalid_output, batch_failed (the rows of a batch that failed at the provider as a
+        whole) and missing (a row the provider lost without a line).
         Rows already being retried (by this or another process) are not sent again, so calling
         it twice sends each failed row once.
         """
