@@ -429,3 +429,29 @@ def test_cleanup_deletes_the_orphan_copies_of_a_retried_upload(emu: Any) -> None
     assert {f["id"] for f in inputs} <= set(deleted) and len(deleted) == 3
     assert {f["id"] for f in emu.state()["openai"]["files"]} == kept
     assert len(other.cleanup()) == 2
+
+
+# -- disk full while preparing ----------------------------------------------------------------
+def test_a_full_disk_while_preparing_sends_nothing_and_leaves_nothing(
+    emu: Any, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    done = _python(
+        f"""
+import resource, signal
+import pandas as pd
+import llmbatch
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+df = pd.DataFrame({{"doc_id": range(200), "body": ["a text of some length"] * 200}})
+try:
+    df.llmbatch.complete(text="body", id="doc_id", folder={str(home)!r})
+except llmbatch.JobFolderError as exc:
+    print(str(exc).replace("\\n", " | "))
+"""
+    )
+    assert done.returncode == 0, done.stderr
+    assert "cannot prepare a job in" in done.stdout and "File too large" in done.stdout
+    assert "nothing was sent" in done.stdout
+    assert emu.state()["total_calls"] == 0
+    assert not home.exists() or not any(home.iterdir())

@@ -36,7 +36,7 @@ from llmbatch.prepare import (
     write_shards,
 )
 from llmbatch.providers._config import resolve_provider
-from llmbatch.store import JobFolder, check_job_name, file_lock, job_home
+from llmbatch.store import DENIED, JobFolder, check_job_name, file_lock, folder_error, job_home
 from llmbatch.tasks import DEFAULT_MODELS, OPENAI_ENDPOINTS, TaskSpec, check_params
 
 __all__ = ["JobRequest", "create_job"]
@@ -312,11 +312,27 @@ def _prepare_and_submit(
             manifest.rename(final.path.name)
             temp.save(manifest.to_dict())
             temp.path.rename(final.path)
+    except OSError as exc:  # a full disk or a read-only folder while preparing: nothing sent
+        shutil.rmtree(temp.path, ignore_errors=True)
+        raise _prepare_error(exc, home) from None
     except BaseException:
         shutil.rmtree(temp.path, ignore_errors=True)
         raise
     handle = BatchHandle(final, manifest, provider=config, frame=native, limits=req.limits)
     return _submit(handle) if req.submit else handle
+
+
+def _prepare_error(exc: OSError, home: Path) -> LLMBatchError:
+    """An OSError while a job is prepared: nothing was sent and nothing is left behind."""
+    hint = (
+        None
+        if exc.errno in DENIED
+        else (
+            "nothing was sent and no job was made; free some disk space (or pass folder= to "
+            "another disk) and call the verb again."
+        )
+    )
+    return folder_error(exc, f"prepare a job in {str(home)!r}", hint)
 
 
 def _work(config: Any, spec: TaskSpec) -> list[Any]:
