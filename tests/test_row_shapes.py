@@ -540,3 +540,47 @@ def test_anyof_string_integer_column_end_to_end(emu: Any) -> None:
     assert not out[".error"].any()
     values = list(out["either"])
     assert all(isinstance(v, str) and not v.startswith('"') for v in values), values
+
+
+def test_a_number_beyond_a_double_in_a_line_breaks_that_row_only() -> None:
+    """orjson refuses `1e400`; the line is read again by the standard library, so the other
+    rows of the file keep their answers and the one row is an answer or an error, once."""
+    ok = {"label": "yes", "n": 1}
+    huge = '{"label": "no", "n": 1e400}'
+    lines = [
+        json.dumps(
+            {
+                "custom_id": cid,
+                "result": {
+                    "type": "succeeded",
+                    "message": {
+                        "content": [{"type": "tool_use", "name": "answer", "input": "@"}],
+                        "stop_reason": "tool_use",
+                        "usage": {"input_tokens": 1, "output_tokens": 1},
+                    },
+                },
+            }
+        ).replace('"@"', payload)
+        for cid, payload in (("r0", json.dumps(ok)), ("r1", huge))
+    ]
+    out = steps.anthropic_results("\n".join(lines), kind="classify", schema=SCHEMA)
+    assert out["custom_id"].tolist() == ["r0", "r1"]
+    assert not out[".error"].iloc[0] and out["n"].iloc[0] == 1
+    row = out.iloc[1]
+    assert bool(row[".error"]) != (row["n"] is not None and not pd.isna(row["n"]))
+
+
+def test_an_integer_beyond_int64_from_the_emulator_is_a_row_error(emu: Any) -> None:
+    """The schema asks for n >= 1e23: the emulator answers it (no 500), each row's value does
+    not fit an int64 column, and every row comes back once as an error, the job intact."""
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer", "minimum": 1e23}},
+        "required": ["n"],
+    }
+    frame = pd.DataFrame({"doc_id": ["a", "b"], "body": ["one", "two"]})
+    job = frame.llmbatch.classify(schema, text="body", id="doc_id", provider="openai")
+    out = job.wait(poll_interval=0, progress=False)
+    assert out["doc_id"].tolist() == ["a", "b"]
+    assert out[".error"].all()
+    assert all("does not fit" in m for m in out[".error_msg"])

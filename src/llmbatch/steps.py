@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from llmbatch import frames
 from llmbatch._exceptions import InputError
+from llmbatch._json import loads
 from llmbatch.create import JobRequest, _spec, _text_columns
 from llmbatch.ids import check_ids, shown
 from llmbatch.prepare import build_texts, check_texts, check_utf8
@@ -230,7 +231,7 @@ def _lines(content: bytes | str | Path) -> Iterator[dict[str, Any]]:
         if not raw.strip():
             continue
         try:
-            line = orjson.loads(raw)
+            line = loads(raw)
         except orjson.JSONDecodeError as exc:
             msg = f"line {number} is not JSON ({exc}): {raw[:80]!r}"
             hint = "\nHint: pass the file content as the API returned it."

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from llmbatch._exceptions import JobFolderError
+from llmbatch._json import loads
 from llmbatch.ids import row_of
 
 __all__ = ["Problem", "check_download", "check_request_file", "hash_file"]
@@ -107,7 +108,7 @@ def check_download(
 
 def _parse(raw: bytes, name: str, number: int) -> tuple[Any, Problem | None]:
     try:
-        line = orjson.loads(raw)
+        line = loads(raw)
     except orjson.JSONDecodeError:
         return None, Problem(f"line {number} of {name} is not JSON: {raw[:60]!r}")
     if not isinstance(line, dict) or not isinstance(line.get("custom_id"), str):

@@ -12,13 +12,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from llmbatch.emulator import fake_model, faults, ids
 from llmbatch.emulator.anthropic_validate import check_create
 from llmbatch.emulator.clock import rfc3339
 from llmbatch.emulator.config import EmulatorConfig
 from llmbatch.emulator.errors import ApiError, anthropic_invalid
+from llmbatch.emulator.jsondump import dumps
 from llmbatch.emulator.request_checks import (
     ERROR_DETAILS,
     anthropic_params_error,
@@ -66,7 +65,7 @@ class MessageBatch:
             kind, payload = self._answer(custom_id, params)
             key = "message" if kind == "succeeded" else "error"
             line = {"custom_id": custom_id, "result": {"type": kind, key: payload}}
-            self.results.append(orjson.dumps(line))
+            self.results.append(dumps(line))
             self.counts[kind] += 1
 
     def _answer(self, custom_id: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -98,7 +97,7 @@ class MessageBatch:
         if kind is not None:
             for custom_id, _ in self.requests[len(self.results) :]:
                 line = {"custom_id": custom_id, "result": {"type": kind}}
-                self.results.append(orjson.dumps(line))
+                self.results.append(dumps(line))
                 self.counts[kind] += 1
         order = list(self.results)
         random.Random(f"{self.cfg.seed}:{self.seq}:results").shuffle(order)

@@ -24,6 +24,7 @@ import orjson
 
 from llmbatch.emulator.fake_pattern import pattern_string
 from llmbatch.emulator.fake_text import BAD_JSON_MARKER, BAD_SCHEMA_MARKER, Rand, canonical
+from llmbatch.emulator.jsondump import dumps
 
 _NULL_ONE_IN = 5
 _DEPTH_SOFT = 6
@@ -56,7 +57,7 @@ def structured_value(schema: object, seed: bytes, words: Sequence[str], user: st
 
 def structured_text(schema: object, seed: bytes, words: Sequence[str], user: str) -> str:
     """The structured answer as compact JSON text; cut in half (invalid) for ``[[bad_json]]``."""
-    text = orjson.dumps(structured_value(schema, seed, words, user)).decode()
+    text = dumps(structured_value(schema, seed, words, user)).decode()
     if BAD_JSON_MARKER not in user:
         return text
     cut = text[: max(1, len(text) // 2)]

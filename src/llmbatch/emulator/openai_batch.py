@@ -26,6 +26,7 @@ import orjson
 from llmbatch.emulator import fake_model, faults, ids
 from llmbatch.emulator.clock import unix
 from llmbatch.emulator.config import EmulatorConfig
+from llmbatch.emulator.jsondump import dumps
 from llmbatch.emulator.request_checks import openai_unknown_field
 from llmbatch.emulator.timeline import Timeline
 
@@ -172,9 +173,9 @@ class OpenAIBatch:
         line["error"] = None
         if 200 <= status < 300:
             self.usage.add(answer)
-            self.ok_lines.append(orjson.dumps(line))
+            self.ok_lines.append(dumps(line))
         else:
-            self.error_lines.append(orjson.dumps(line))
+            self.error_lines.append(dumps(line))
 
     def stop_remaining(self, reason: str) -> None:
         """Write `batch_expired` / `batch_cancelled` lines for requests that never ran."""
@@ -187,7 +188,7 @@ class OpenAIBatch:
                 "response": None,
                 "error": {"code": code, "message": message},
             }
-            self.error_lines.append(orjson.dumps(line))
+            self.error_lines.append(dumps(line))
 
     def shuffled(self, lines: list[bytes], salt: str) -> bytes:
         """The JSONL file body, lines in a seeded random order (clients must join on custom_id)."""

@@ -15,9 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from llmbatch._exceptions import NotFoundError
+from llmbatch._json import loads
 from llmbatch.manifest import Observation, Shard, Status
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import Anthropic
@@ -132,7 +131,7 @@ class AnthropicBackend(RemoteBackend):
             with (folder.path / rel).open("rb") as fh:
                 for raw in fh:
                     if raw.strip():
-                        yield parse_result_line(orjson.loads(raw))
+                        yield parse_result_line(loads(raw))
 
     def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
         return reply_from_anthropic(payload)

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from llmbatch._exceptions import NotFoundError, ProviderError
+from llmbatch._json import loads
 from llmbatch.manifest import TERMINAL, Observation, Shard, Status
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import OpenAI
@@ -210,7 +209,7 @@ def _read_lines(path: Path) -> Iterator[ResultLine]:
     with path.open("rb") as fh:
         for raw in fh:
             if raw.strip():
-                yield parse_output_line(orjson.loads(raw))
+                yield parse_output_line(loads(raw))
 
 
 def parse_output_line(line: dict[str, Any]) -> ResultLine:
