@@ -552,23 +552,23 @@ def test_a_job_without_relax_keeps_its_identity(emu: Any) -> None:
     assert "relax" not in task and "extra_body" not in task
 
 
+def _anthropic_answer(answer: dict[str, Any]) -> bytes:
+    """One Anthropic results line that answers row "a" with `answer` as JSON text."""
+    message = {
+        "content": [{"type": "text", "text": json.dumps(answer)}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+    line = {"custom_id": "a", "result": {"type": "succeeded", "message": message}}
+    return json.dumps(line).encode()
+
+
 def test_step_functions_take_relax_for_both_prepare_and_parse() -> None:
     df = pd.DataFrame(DATA)
     requests = steps.anthropic_prepare(df, kind="classify", schema=SCORE, text="body", relax=True)
     assert "{minimum: 0}" in json.dumps(requests[0]["params"])
     answer = {"label": "x", "score": 0.5}
-    line = {
-        "custom_id": "a",
-        "result": {
-            "type": "succeeded",
-            "message": {
-                "content": [{"type": "text", "text": json.dumps(answer)}],
-                "stop_reason": "end_turn",
-                "usage": {"input_tokens": 1, "output_tokens": 1},
-            },
-        },
-    }
-    content = json.dumps(line).encode()
+    content = _anthropic_answer(answer)
     with pytest.raises(llmbatch.SchemaError, match="relax=True"):
         steps.anthropic_results(content, kind="classify", schema=SCORE)
     out = steps.anthropic_results(content, kind="classify", schema=SCORE, relax=True)
@@ -611,18 +611,7 @@ def test_wait_refuses_bad_seconds_before_polling(emu: Any, kw: dict[str, Any], s
 def test_relaxed_constraints_are_still_checked_on_the_answers(score: float, error: bool) -> None:
     """The provider was not told of minimum=0 (relax=True), so the answers are checked for it."""
     answer = {"label": "x", "score": score}
-    line = {
-        "custom_id": "a",
-        "result": {
-            "type": "succeeded",
-            "message": {
-                "content": [{"type": "text", "text": json.dumps(answer)}],
-                "stop_reason": "end_turn",
-                "usage": {"input_tokens": 1, "output_tokens": 1},
-            },
-        },
-    }
-    content = json.dumps(line).encode()
+    content = _anthropic_answer(answer)
     out = steps.anthropic_results(content, kind="classify", schema=SCORE, relax=True)
     assert out[".error"].tolist() == [error]
     if error:
