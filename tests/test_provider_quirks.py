@@ -3,13 +3,21 @@ each reproduced by an emulator knob, end to end over loopback."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 
 import llmbatch
 from llmbatch.emulator.catalog import ANTHROPIC_VERSIONS
+from llmbatch.manifest import Shard
+from llmbatch.prepare import Limits
+from llmbatch.providers.backend import LOST_INPUT
+from llmbatch.providers.openai_batch import OpenAIBackend
+from procs import handled
 
 RETRIEVE = "GET /v1/messages/batches/{batch_id}"
 RESULTS = "GET /v1/messages/batches/{batch_id}/results"
@@ -102,3 +110,53 @@ def test_anthropic_output_cap_is_an_error_row(emu: Any) -> None:
         "number of output tokens for claude-haiku-4-5-20251001"
     )
     assert (out[".error_msg"] == expected).all()
+
+
+# ---- an input file the provider cannot find (F.1) -----------------------------------------------
+def _lose_the_upload(emu: Any, n_uploads: int) -> None:
+    """Delete the n-th uploaded input file as soon as it is stored, before the client (whose
+    answer is held back by a `slow_after` fault) creates its batch with it."""
+    deadline = time.monotonic() + 60  # a bound on a hung client only, never a timing assert
+    while handled(emu, "POST /v1/files") < n_uploads:
+        assert time.monotonic() < deadline, "the upload never came"
+        time.sleep(0.005)
+    file_id = emu.state()["openai"]["files"][-1]["id"]
+    headers = {"Authorization": "Bearer sk-test"}
+    assert httpx.delete(f"{emu.openai_base_url}/files/{file_id}", headers=headers).is_success
+
+
+def test_a_batch_whose_input_file_was_lost_is_sent_once_more(emu: Any) -> None:
+    emu.add_fault(kind="slow_after", route="POST /v1/files", calls=[1], delay=5.0)
+    made: list[llmbatch.BatchHandle] = []
+    submit = threading.Thread(
+        target=lambda: made.append(_frame().llmbatch.complete(text="body", id="doc_id"))
+    )
+    submit.start()
+    _lose_the_upload(emu, 1)
+    submit.join()
+    out = _wait(made[0])
+    assert out[".error"].sum() == 0 and out["doc_id"].tolist() == _frame()["doc_id"].tolist()
+    batches = emu.state()["openai"]["batches"]
+    assert [b["status"] for b in batches] == ["failed", "completed"]
+    shard = made[0].manifest.shards[0]
+    assert shard.previous_batches == [batches[0]["id"]]
+    events = shard.events
+    assert [e["event"] for e in events if e["event"] == LOST_INPUT] == [LOST_INPUT]
+
+
+def test_a_second_lost_input_file_stands() -> None:
+    backend = OpenAIBackend(
+        llmbatch.OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1"),
+        tag="t",
+        endpoint="/v1/chat/completions",
+        limits=Limits(50_000, 200_000_000, 50_000),
+    )
+    lost = {"code": "invalid_request", "param": "file_id", "message": "Cannot find file f."}
+    shard = Shard(index=0, attempt=0, path="requests/0000.jsonl", rows=[[0, 1]], n=1, bytes=1,
+                  sha256="", status="failed", errors=[lost])  # fmt: skip
+    assert backend.lost_input_failure(shard)
+    shard.events.append({"event": LOST_INPUT})
+    assert not backend.lost_input_failure(shard)  # once only: the second failure is the rows'
+    other = Shard(index=0, attempt=0, path="requests/0000.jsonl", rows=[[0, 1]], n=1, bytes=1,
+                  sha256="", status="failed", errors=[{**lost, "param": "body.model"}])  # fmt: skip
+    assert not backend.lost_input_failure(other)

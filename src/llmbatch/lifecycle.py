@@ -27,7 +27,7 @@ from llmbatch._retry import sleep
 from llmbatch.claims import Claims
 from llmbatch.manifest import TERMINAL, Manifest, Shard
 from llmbatch.prepare import unranges
-from llmbatch.providers.backend import Backend, Created, now
+from llmbatch.providers.backend import LOST_INPUT, Backend, Created, now
 from llmbatch.state import JobState
 from llmbatch.store import DENIED, file_shape, folder_error, make_dir
 from llmbatch.verify import Problem, check_download, check_request_file
@@ -127,9 +127,14 @@ class Lifecycle:
 
         def apply(s: Shard) -> None:
             s.observe(batch_id, seen)
-            if s.state == "ended" and s.batch_id == batch_id and self.backend.quota_failure(s):
+            if s.state != "ended" or s.batch_id != batch_id:
+                return
+            if self.backend.quota_failure(s):
                 s.requeue("quota", keep_file=True)
                 log.info("shard %s waits for the enqueued-token quota", index)
+            elif self.backend.lost_input_failure(s):
+                s.requeue(LOST_INPUT, keep_file=False)
+                log.warning("shard %s: the provider lost its input file; sending it again", index)
 
         self.state.update_shard(index, apply)
 

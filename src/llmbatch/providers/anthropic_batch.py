@@ -116,6 +116,9 @@ class AnthropicBackend(RemoteBackend):
     def quota_failure(self, shard: Shard) -> bool:
         return False  # Anthropic refuses a create over quota with a 429 instead
 
+    def lost_input_failure(self, shard: Shard) -> bool:
+        return False  # the requests travel inline with the create: there is no input file
+
     def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
         assert shard.batch_id is not None
         path = dest("output")

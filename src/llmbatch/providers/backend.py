@@ -20,11 +20,14 @@ from llmbatch.prepare import Limits
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply
 
-__all__ = ["TERMINAL", "Backend", "Created", "RemoteBackend", "ResultLine", "now"]
+__all__ = ["LOST_INPUT", "TERMINAL", "Backend", "Created", "RemoteBackend", "ResultLine", "now"]
 
 # (custom_id, kind, payload, error message): kind is succeeded / errored / canceled / expired
 ResultLine = tuple[str, str, "dict[str, Any] | None", "str | None"]
 Dest = Callable[[str], Path]
+
+
+LOST_INPUT = "input file not found"  # the requeue event of a batch whose input file was lost
 
 
 class Created(NamedTuple):
@@ -105,6 +108,10 @@ class Backend(Protocol):
 
     def quota_failure(self, shard: Shard) -> bool:
         """True if the batch failed only because the provider's queue quota was full."""
+
+    def lost_input_failure(self, shard: Shard) -> bool:
+        """True if the batch failed only because its input file was not found, for the first
+        time: the shard is uploaded and sent once more."""
 
     def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
         """Fetch an ended shard's raw result files to `dest(kind)`; `(kind, path)` pairs."""

@@ -18,7 +18,7 @@ from llmbatch._json import loads
 from llmbatch.manifest import TERMINAL, Observation, Shard, Status
 from llmbatch.prepare import Limits
 from llmbatch.providers._config import OpenAI
-from llmbatch.providers.backend import Created, Dest, RemoteBackend, ResultLine, now
+from llmbatch.providers.backend import LOST_INPUT, Created, Dest, RemoteBackend, ResultLine, now
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply, reply_from_openai
 
@@ -162,6 +162,19 @@ class OpenAIBackend(RemoteBackend):
         """True if the batch failed only because the enqueued-token quota was full."""
         codes = {e.get("code") for e in shard.errors}
         return shard.status == "failed" and codes == {"token_limit_exceeded"}
+
+    def lost_input_failure(self, shard: Shard) -> bool:
+        """True if the batch failed only with "Cannot find file" for its input (reference
+        F.1), the first time. OpenAI has answered so for files that existed, so the file is
+        uploaded again and the shard sent once more; a second such failure stands."""
+        if shard.status != "failed" or not shard.errors:
+            return False
+        if any(e.get("event") == LOST_INPUT for e in shard.events):
+            return False
+        return all(
+            e.get("code") == "invalid_request" and e.get("param") in ("file_id", "input_file_id")
+            for e in shard.errors
+        )
 
     # -- results --------------------------------------------------------------------------
     def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
