@@ -617,3 +617,22 @@ def test_relaxed_constraints_are_still_checked_on_the_answers(score: float, erro
     if error:
         assert "does not match the schema" in out[".error_msg"][0]
         assert "minimum" in out[".error_msg"][0] or "less than" in out[".error_msg"][0]
+
+
+@pytest.mark.parametrize(
+    ("kw", "guess"),
+    [
+        ({"temprature": 0.2}, "'temperature'"),
+        ({"sead": 1}, "'seed'"),
+        ({"sufix": "_x"}, "'suffix'"),
+    ],
+)
+def test_a_misspelt_argument_gets_a_did_you_mean(emu: Any, kw: dict[str, Any], guess: str) -> None:
+    frame = pd.DataFrame(DATA)
+    message = _refused(
+        emu,
+        llmbatch.ConfigError,
+        "unknown parameter",
+        lambda: frame.llmbatch.complete(text="body", provider="openai", **kw),
+    )
+    assert f"did you mean {guess}" in message

@@ -135,6 +135,9 @@ _OTHER_VERBS: dict[str, str] = {
     "max_tokens": "complete() and classify()",
     "api": "complete() and classify()",
 }
+# The arguments every verb takes itself (never body fields), for "did you mean" only.
+_COMMON_ARGS = ("text", "id", "provider", "model", "suffix", "skip_empty", "force", "submit",
+                "name", "folder", "extra_body")  # fmt: skip
 # Documented by the SDK, but sent as HTTP headers, not as fields of each request body.
 _HEADERS = {
     "user_profile_id": "anthropic-user-profile-id",
@@ -210,7 +213,8 @@ def _refuse_unknown(verb: str, endpoint: str, name: str, value: Any, known: dict
     if owner is not None:
         msg = f"{verb}() got an unknown parameter {name!r}: it is an argument of {owner}"
         raise ConfigError(msg + f"\nHint: drop {name}=; only {owner} takes it.")
-    close = difflib.get_close_matches(name, known, n=3)
+    candidates = [*known, *_OTHER_VERBS, *_COMMON_ARGS]  # a typo of one of ours, too
+    close = difflib.get_close_matches(name, candidates, n=3)
     guess = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
     shown = repr(value) if len(repr(value)) <= 40 else "..."
     msg = (
