@@ -213,8 +213,9 @@ def _refuse_unknown(verb: str, endpoint: str, name: str, value: Any, known: dict
     if owner is not None:
         msg = f"{verb}() got an unknown parameter {name!r}: it is an argument of {owner}"
         raise ConfigError(msg + f"\nHint: drop {name}=; only {owner} takes it.")
-    candidates = [*known, *_OTHER_VERBS, *_COMMON_ARGS]  # a typo of one of ours, too
-    close = difflib.get_close_matches(name, candidates, n=3)
+    close = difflib.get_close_matches(name, known, n=3) or difflib.get_close_matches(
+        name, [*_OTHER_VERBS, *_COMMON_ARGS], n=3
+    )  # the endpoint's fields first, else a typo of one of the verbs' own arguments
     guess = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
     shown = repr(value) if len(repr(value)) <= 40 else "..."
     msg = (
