@@ -9,7 +9,7 @@ from typing import Any
 
 from llmbatch._exceptions import JobFolderError
 from llmbatch.job import BatchHandle
-from llmbatch.providers._config import Anthropic, OpenAI
+from llmbatch.providers import Anthropic, OpenAI
 from llmbatch.store import MANIFEST, TEMP_PREFIX, folder_error, job_home
 
 __all__ = ["jobs", "load"]

@@ -9,7 +9,6 @@ any frame that has the id column.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -17,9 +16,6 @@ from typing import Any
 from llmbatch._exceptions import InputError
 
 __all__ = ["check_ids", "is_missing", "row_of", "shown", "wire_id"]
-
-_WIRE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_TAG = re.compile(r"^[a-z0-9]{4,24}$")
 
 
 def shown(items: Sequence[Any], limit: int = 10) -> str:
@@ -48,14 +44,6 @@ def row_of(custom_id: str, tag: str) -> int | None:
     if prefix != tag or not row.isdigit():
         return None
     return int(row)
-
-
-def check_tag(tag: str) -> str:
-    """Refuse a job tag that would not make valid wire ids."""
-    if not _TAG.match(tag) or not _WIRE.match(wire_id(tag, 10**12)):
-        msg = f"invalid job tag {tag!r}\nHint: tags are 4-24 lowercase letters and digits."
-        raise InputError(msg)
-    return tag
 
 
 def check_ids(values: list[Any], column: str) -> None:

@@ -1,10 +1,10 @@
-"""Provider configs (``OpenAI``, ``Anthropic``) and their HTTP clients."""
+"""The providers: their configs (``OpenAI``, ``Anthropic``), HTTP clients and registry."""
 
 from __future__ import annotations
 
-from ._config import Anthropic, OpenAI, provider_from_manifest, resolve_provider
-from .anthropic import AnthropicClient
-from .openai import OpenAIClient
+from .anthropic import Anthropic, AnthropicClient
+from .openai import OpenAI, OpenAIClient
+from .registry import provider_from_manifest, resolve_provider
 
 __all__ = [
     "Anthropic",

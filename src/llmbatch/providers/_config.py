@@ -1,27 +1,23 @@
-"""User-facing provider settings: ``llmbatch.OpenAI(...)`` and ``llmbatch.Anthropic(...)``.
+"""What every provider config shares: settings read from arguments, then the environment.
 
 A config holds where to send requests and how to authenticate, read from arguments first and
 then from the same environment variables the official SDKs read. The API key is kept in a
 private attribute wrapped so that it never shows in ``repr``, ``vars()``, equality, pickles or
 the job manifest (:meth:`to_manifest`); a reopened job reads it from the environment again.
+Each provider's own config class (``llmbatch.OpenAI``, ``llmbatch.Anthropic``) lives beside its
+client, in that provider's module.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .._exceptions import ConfigError
 from .._retry import RetryPolicy
 
-if TYPE_CHECKING:
-    import httpx
-
-    from .anthropic import AnthropicClient
-    from .openai import OpenAIClient
-
-__all__ = ["Anthropic", "OpenAI", "provider_from_manifest", "resolve_provider"]
+__all__ = ["ProviderConfig"]
 
 
 class _Secret:
@@ -74,8 +70,8 @@ def _clean_base_url(value: str, provider: str, env: str) -> str:
     return url
 
 
-class _ProviderConfig:
-    """Shared behaviour of the provider configs (not public)."""
+class ProviderConfig:
+    """Shared behaviour of the provider configs (each provider subclasses it)."""
 
     name: ClassVar[str]
     DEFAULT_BASE_URL: ClassVar[str]
@@ -133,7 +129,7 @@ class _ProviderConfig:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.to_manifest() == other.to_manifest()  # type: ignore[attr-defined]
+        return self.to_manifest() == other.to_manifest()
 
     def __hash__(self) -> int:
         return hash(tuple(sorted(self.to_manifest().items())))
@@ -146,178 +142,11 @@ class _ProviderConfig:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
-    def __copy__(self) -> _ProviderConfig:
+    def __copy__(self) -> ProviderConfig:
         # copies stay in this process, so unlike pickles they keep the key
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         return clone
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> _ProviderConfig:
+    def __deepcopy__(self, memo: dict[int, Any]) -> ProviderConfig:
         return self.__copy__()
-
-
-class OpenAI(_ProviderConfig):
-    """OpenAI, or any server speaking its Files + Batches API.
-
-    Args:
-        api_key: defaults to ``OPENAI_API_KEY``.
-        base_url: defaults to ``OPENAI_BASE_URL``, then ``https://api.openai.com/v1``.
-        organization: ``OpenAI-Organization`` header; defaults to ``OPENAI_ORG_ID``.
-        project: ``OpenAI-Project`` header; defaults to ``OPENAI_PROJECT_ID``.
-        retry: the retry policy (default :class:`llmbatch.RetryPolicy()`).
-        timeout: seconds per HTTP attempt.
-
-    Example:
-        >>> llmbatch.OpenAI(base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
-        OpenAI(base_url='http://127.0.0.1:8000/v1', api_key=<missing>)
-    """
-
-    name: ClassVar[str] = "openai"
-    DEFAULT_BASE_URL: ClassVar[str] = "https://api.openai.com/v1"
-    KEY_ENV: ClassVar[str] = "OPENAI_API_KEY"
-    BASE_URL_ENV: ClassVar[str] = "OPENAI_BASE_URL"
-    _TITLE: ClassVar[str] = "OpenAI"
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        organization: str | None = None,
-        project: str | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-        timeout: float = 600.0,
-    ) -> None:
-        self._setup(api_key, base_url, retry, timeout)
-        self.organization = organization or os.environ.get("OPENAI_ORG_ID") or None
-        self.project = project or os.environ.get("OPENAI_PROJECT_ID") or None
-
-    def __repr__(self) -> str:
-        return f"OpenAI(base_url={self.base_url!r}, api_key={self._key_source()})"
-
-    def headers(self) -> dict[str, str]:
-        """The auth headers of every request (resolves the key)."""
-        headers = {"Authorization": f"Bearer {self.resolve_api_key()}"}
-        if self.organization:
-            headers["OpenAI-Organization"] = self.organization
-        if self.project:
-            headers["OpenAI-Project"] = self.project
-        return headers
-
-    def client(self, *, transport: httpx.BaseTransport | None = None) -> OpenAIClient:
-        """A connected :class:`OpenAIClient` (close it, or use it as a context manager)."""
-        from .openai import OpenAIClient
-
-        return OpenAIClient(self, transport=transport)
-
-    def to_manifest(self) -> dict[str, Any]:
-        """``{"name", "base_url", "organization", "project"}``: never the key."""
-        return {**super().to_manifest(), "organization": self.organization, "project": self.project}
-
-
-class Anthropic(_ProviderConfig):
-    """Anthropic's Message Batches API.
-
-    Args:
-        api_key: defaults to ``ANTHROPIC_API_KEY``.
-        base_url: defaults to ``ANTHROPIC_BASE_URL``, then ``https://api.anthropic.com``
-            (no ``/v1``: the paths carry it, as in the official SDK).
-        retry: the retry policy (default :class:`llmbatch.RetryPolicy()`).
-        timeout: seconds per HTTP attempt.
-
-    Example:
-        >>> llmbatch.Anthropic(api_key="sk-ant-...")  # doctest: +SKIP
-        Anthropic(base_url='https://api.anthropic.com', api_key=<set>)
-    """
-
-    name: ClassVar[str] = "anthropic"
-    DEFAULT_BASE_URL: ClassVar[str] = "https://api.anthropic.com"
-    KEY_ENV: ClassVar[str] = "ANTHROPIC_API_KEY"
-    BASE_URL_ENV: ClassVar[str] = "ANTHROPIC_BASE_URL"
-    _TITLE: ClassVar[str] = "Anthropic"
-    # The anthropic-version this client was built and tested for, sent on every request. Pinned
-    # on purpose: a newer version changes what the API accepts (2026-10-21 refuses temperature,
-    # top_p and top_k on newer models); move it only together with the request bodies.
-    API_VERSION: ClassVar[str] = "2023-06-01"
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-        timeout: float = 600.0,
-    ) -> None:
-        self._setup(api_key, base_url, retry, timeout)
-
-    def __repr__(self) -> str:
-        return f"Anthropic(base_url={self.base_url!r}, api_key={self._key_source()})"
-
-    def headers(self) -> dict[str, str]:
-        """The auth and version headers of every request (resolves the key)."""
-        return {
-            "x-api-key": self.resolve_api_key(),
-            "anthropic-version": self.API_VERSION,
-            "content-type": "application/json",
-        }
-
-    def client(self, *, transport: httpx.BaseTransport | None = None) -> AnthropicClient:
-        """A connected :class:`AnthropicClient` (close it, or use it as a context manager)."""
-        from .anthropic import AnthropicClient
-
-        return AnthropicClient(self, transport=transport)
-
-
-_PROVIDERS: dict[str, type[OpenAI] | type[Anthropic]] = {"openai": OpenAI, "anthropic": Anthropic}
-
-
-def resolve_provider(
-    provider: str | OpenAI | Anthropic | None, default: str = "openai"
-) -> OpenAI | Anthropic:
-    """Turn a ``provider=`` argument into a config.
-
-    Args:
-        provider: ``"openai"`` / ``"anthropic"`` (any case; a fresh config from the environment),
-            a config object (returned as is), or ``None`` for ``default``.
-
-    Raises:
-        ConfigError: an unknown name or a value of the wrong type.
-
-    Example:
-        >>> resolve_provider("Anthropic").name
-        'anthropic'
-    """
-    if provider is None:
-        provider = default
-    if isinstance(provider, (OpenAI, Anthropic)):
-        return provider
-    choices = ", ".join(repr(name) for name in _PROVIDERS)
-    if isinstance(provider, str):
-        cls = _PROVIDERS.get(provider.strip().lower())
-        if cls is None:
-            msg = (
-                f"unknown provider {provider!r}; choose one of {choices}\n"
-                "Hint: for another OpenAI-compatible server pass "
-                "llmbatch.OpenAI(base_url=...)."
-            )
-            raise ConfigError(msg)
-        return cls()
-    msg = (
-        f"provider must be a name or a provider object, got {type(provider).__name__}\n"
-        f"Hint: pass one of {choices}, llmbatch.OpenAI(...) or llmbatch.Anthropic(...)."
-    )
-    raise ConfigError(msg)
-
-
-def provider_from_manifest(d: dict[str, Any]) -> OpenAI | Anthropic:
-    """Rebuild a provider config from :meth:`to_manifest` output; the key comes from the env."""
-    name = str(d.get("name", "")).lower()
-    if name == "openai":
-        return OpenAI(
-            base_url=d.get("base_url"), organization=d.get("organization"), project=d.get("project")
-        )
-    if name == "anthropic":
-        return Anthropic(base_url=d.get("base_url"))
-    choices = ", ".join(repr(n) for n in _PROVIDERS)
-    msg = f"unknown provider {d.get('name')!r} in the job manifest; expected one of {choices}"
-    raise ConfigError(msg + "\nHint: the job was written by a newer llmbatch; upgrade it.")

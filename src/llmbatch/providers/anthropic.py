@@ -1,4 +1,6 @@
-"""Anthropic Message Batches over HTTP: one method per endpoint, answers as the API gives them.
+"""Anthropic: its settings (``llmbatch.Anthropic``) and its Message Batches endpoints over HTTP.
+
+The client has one method per endpoint and gives answers as the API gives them.
 
 A create body can be streamed from a JSONL file of ``{"custom_id", "params"}`` lines, so a
 256 MB batch is never held in memory and can still be re-sent on a retry. Retrieve and results
@@ -10,18 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
-import orjson
 
 from .._exceptions import APIStatusError, InputError, JobNotReady, NotFoundError, ProviderError
-from .._http import build_status_error
-from .._retry import sleep
-from ._client import ProviderClient
-from ._config import Anthropic
+from .._retry import RetryPolicy, sleep
+from ._client import ErrorFormat, ProviderClient, pages, params
+from ._config import ProviderConfig
 
-__all__ = ["AnthropicClient", "parse_anthropic_error", "stream_requests_body"]
+__all__ = ["Anthropic", "AnthropicClient", "parse_anthropic_error", "stream_requests_body"]
 
 BATCHES = "/v1/messages/batches"
 # retrieve and results can answer 404 for a few seconds right after the create and after the
@@ -31,6 +31,63 @@ T = TypeVar("T")
 log = logging.getLogger("llmbatch")
 _HEAD, _SEP, _TAIL = b'{"requests":[', b",", b"]}"
 _CHUNK = 1 << 20
+_ERRORS = ErrorFormat(type_keys=("type",), request_id_header="request-id", body_request_id=True)
+
+
+class Anthropic(ProviderConfig):
+    """Anthropic's Message Batches API.
+
+    Args:
+        api_key: defaults to ``ANTHROPIC_API_KEY``.
+        base_url: defaults to ``ANTHROPIC_BASE_URL``, then ``https://api.anthropic.com``
+            (no ``/v1``: the paths carry it, as in the official SDK).
+        retry: the retry policy (default :class:`llmbatch.RetryPolicy()`).
+        timeout: seconds per HTTP attempt.
+
+    Example:
+        >>> llmbatch.Anthropic(api_key="sk-ant-...")  # doctest: +SKIP
+        Anthropic(base_url='https://api.anthropic.com', api_key=<set>)
+    """
+
+    name: ClassVar[str] = "anthropic"
+    DEFAULT_BASE_URL: ClassVar[str] = "https://api.anthropic.com"
+    KEY_ENV: ClassVar[str] = "ANTHROPIC_API_KEY"
+    BASE_URL_ENV: ClassVar[str] = "ANTHROPIC_BASE_URL"
+    _TITLE: ClassVar[str] = "Anthropic"
+    # The anthropic-version this client was built and tested for, sent on every request. Pinned
+    # on purpose: a newer version changes what the API accepts (2026-10-21 refuses temperature,
+    # top_p and top_k on newer models); move it only together with the request bodies.
+    API_VERSION: ClassVar[str] = "2023-06-01"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 600.0,
+    ) -> None:
+        self._setup(api_key, base_url, retry, timeout)
+
+    @classmethod
+    def from_manifest(cls, d: Mapping[str, Any]) -> Anthropic:
+        """The config a job folder recorded (:meth:`to_manifest`); the key comes from the env."""
+        return cls(base_url=d.get("base_url"))
+
+    def __repr__(self) -> str:
+        return f"Anthropic(base_url={self.base_url!r}, api_key={self._key_source()})"
+
+    def headers(self) -> dict[str, str]:
+        """The auth and version headers of every request (resolves the key)."""
+        return {
+            "x-api-key": self.resolve_api_key(),
+            "anthropic-version": self.API_VERSION,
+            "content-type": "application/json",
+        }
+
+    def client(self, *, transport: httpx.BaseTransport | None = None) -> AnthropicClient:
+        """A connected :class:`AnthropicClient` (close it, or use it as a context manager)."""
+        return AnthropicClient(self, transport=transport)
 
 
 def parse_anthropic_error(status: int, headers: httpx.Headers, body: bytes) -> APIStatusError:
@@ -39,29 +96,7 @@ def parse_anthropic_error(status: int, headers: httpx.Headers, body: bytes) -> A
     A body that is not that envelope gives its first 500 characters as the message. The request
     id is the ``request-id`` header, else the body's ``request_id``.
     """
-    decoded: Any = None
-    try:
-        decoded = orjson.loads(body) if body.strip() else None
-    except orjson.JSONDecodeError:
-        decoded = None
-    inner = decoded.get("error") if isinstance(decoded, dict) else None
-    if isinstance(inner, dict):
-        message = str(inner.get("message") or f"HTTP {status}")
-        error_type = inner.get("type")
-    else:
-        text = body.decode("utf-8", "replace").strip()[:500]
-        phrase = httpx.codes.get_reason_phrase(status)
-        message, error_type = text or f"HTTP {status} {phrase}".strip(), None
-    request_id = headers.get("request-id")
-    if request_id is None and isinstance(decoded, dict):
-        request_id = decoded.get("request_id")
-    return build_status_error(
-        status,
-        message,
-        error_type=str(error_type) if error_type else None,
-        request_id=request_id,
-        body=decoded if decoded is not None else body.decode("utf-8", "replace")[:500] or None,
-    )
+    return _ERRORS.parse(status, headers, body)
 
 
 def _request_lines(path: Path) -> Iterator[bytes]:
@@ -118,9 +153,6 @@ class AnthropicClient(ProviderClient):
     def __init__(self, config: Anthropic, *, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(config, error_parser=parse_anthropic_error, transport=transport)
 
-    def __enter__(self) -> AnthropicClient:
-        return self
-
     def create_batch(
         self,
         requests: Sequence[Mapping[str, Any]] | Path,
@@ -169,22 +201,12 @@ class AnthropicClient(ProviderClient):
         limit: int | None = None,
     ) -> dict[str, Any]:
         """``GET /v1/messages/batches``: one page, newest first."""
-        given = {"before_id": before_id, "after_id": after_id, "limit": limit}
-        params = {k: v for k, v in given.items() if v is not None}
-        return self._http.request("GET", BATCHES, params=params)
+        query = params(before_id=before_id, after_id=after_id, limit=limit)
+        return self._http.request("GET", BATCHES, params=query)
 
     def iter_batches(self, limit: int = 100) -> Iterator[dict[str, Any]]:
         """Every batch, newest first (``after_id=last_id`` while ``has_more``)."""
-        after: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self.list_batches(after_id=after, limit=limit)
-            data = page.get("data") or []
-            yield from data
-            after = page.get("last_id") or (data[-1].get("id") if data else None)
-            if not page.get("has_more") or not data or after is None or after in seen:
-                return
-            seen.add(after)
+        return pages(lambda after: self.list_batches(after_id=after, limit=limit))
 
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         """``POST /v1/messages/batches/{id}/cancel`` (asking twice is harmless: retried)."""
@@ -196,12 +218,8 @@ class AnthropicClient(ProviderClient):
         A 404 means already deleted (e.g. a retried delete whose answer was lost); with
         ``missing_ok`` (default) that returns ``{"id", "type": "message_batch_deleted"}``.
         """
-        try:
-            return self._http.request("DELETE", f"{BATCHES}/{batch_id}")
-        except NotFoundError:
-            if not missing_ok:
-                raise
-            return {"id": batch_id, "type": "message_batch_deleted"}
+        gone = {"id": batch_id, "type": "message_batch_deleted"}
+        return self._delete(f"{BATCHES}/{batch_id}", gone, missing_ok=missing_ok)
 
     def _results_url(self, batch_id: str) -> str:
         batch = self.retrieve_batch(batch_id)

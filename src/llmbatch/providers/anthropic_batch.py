@@ -10,21 +10,19 @@ must carry this job's tag, or the job releases it and sends the shard again (`li
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from llmbatch._exceptions import NotFoundError
-from llmbatch._json import loads
 from llmbatch.manifest import Observation, Shard, Status
 from llmbatch.prepare import Limits
-from llmbatch.providers._config import Anthropic
-from llmbatch.providers.backend import Created, Dest, RemoteBackend, ResultLine, now
+from llmbatch.providers.anthropic import Anthropic
+from llmbatch.providers.backend import Dest, Recover, RemoteBackend, ResultLine, now
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply, reply_from_anthropic
 
-__all__ = ["ANTHROPIC_LIMITS", "AnthropicBackend"]
+__all__ = ["ANTHROPIC_LIMITS", "AnthropicBackend", "parse_result_line"]
 
 # the body is '{"requests":[' + lines joined by ',' + ']}'
 ANTHROPIC_LIMITS = Limits(
@@ -56,44 +54,29 @@ def _normalise(batch: dict[str, Any]) -> Status:
 
 
 class AnthropicBackend(RemoteBackend):
-    """Batch mechanics for the Anthropic Message Batches API."""
+    """Batch mechanics for the Anthropic Message Batches API.
+
+    The requests travel inline with the create call, so nothing is uploaded (or discarded);
+    a create over quota is refused with a 429 rather than failing later, and there is no input
+    file to lose (the base class's defaults).
+    """
 
     name = "anthropic"
-    uploads = False  # the requests travel inline in the create call
+    LIMITS = ANTHROPIC_LIMITS
+    config: Anthropic
 
-    def __init__(self, config: Anthropic, *, tag: str, limits: Limits) -> None:
-        super().__init__(config)
-        self.tag = tag
-        self.limits = limits
+    @classmethod
+    def fit_limits(cls, given: Limits | None) -> Limits:
+        """The counts and bytes given, with this provider's envelope (no embeddings here)."""
+        if given is None:
+            return cls.LIMITS
+        return Limits(given.max_requests, given.max_bytes, None, cls.LIMITS.shard_overhead)
 
     def line(self, custom_id: str, body: bytes) -> bytes:
         return b'{"custom_id":"' + custom_id.encode() + b'","params":' + body + b"}"
 
-    def upload(self, shard: Shard, folder: JobFolder, *, resuming: bool) -> str:
-        raise NotImplementedError("Anthropic batches carry their requests inline")
-
-    def create(
-        self, shard: Shard, folder: JobFolder, claimed: set[str], *, resuming: bool
-    ) -> Created:
-        found: list[dict[str, Any]] = []
-
-        def recover() -> dict[str, Any] | None:
-            batch = self._find_batch(shard, claimed)
-            if batch is not None:
-                found.append(batch)
-            return batch
-
-        batch = recover() if resuming else None
-        if batch is None:
-            batch = self.client.create_batch(folder.path / shard.path, recover=recover)
-        return Created(str(batch["id"]), _observation(batch), adopted=bool(found))
-
-    def find(self, shard: Shard, claimed: set[str]) -> Created | None:
-        batch = self._find_batch(shard, claimed)
-        return None if batch is None else Created(batch["id"], _observation(batch), True)
-
-    def discard(self, shard: Shard) -> None:
-        return None  # nothing is uploaded before the create
+    def _send(self, shard: Shard, folder: JobFolder, recover: Recover) -> dict[str, Any]:
+        return self.client.create_batch(folder.path / shard.path, recover=recover)
 
     def _find_batch(self, shard: Shard, claimed: set[str]) -> dict[str, Any] | None:
         """The newest unclaimed batch created since the shard's create began, of its size.
@@ -110,14 +93,18 @@ class AnthropicBackend(RemoteBackend):
                 return batch
         return None
 
-    def observe(self, batch_id: str) -> Observation:
-        return _observation(self.client.retrieve_batch(batch_id))
-
-    def quota_failure(self, shard: Shard) -> bool:
-        return False  # Anthropic refuses a create over quota with a 429 instead
-
-    def lost_input_failure(self, shard: Shard) -> bool:
-        return False  # the requests travel inline with the create: there is no input file
+    def _observation(self, batch: dict[str, Any]) -> Observation:
+        counts = batch.get("request_counts") or {}
+        failed = sum(counts.get(k) or 0 for k in ("errored", "canceled", "expired"))
+        return Observation(
+            status=_normalise(batch),
+            raw_status=batch.get("processing_status"),
+            counts={
+                "total": sum(v or 0 for v in counts.values()),
+                "completed": counts.get("succeeded") or 0,
+                "failed": failed,
+            },
+        )
 
     def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
         assert shard.batch_id is not None
@@ -129,18 +116,12 @@ class AnthropicBackend(RemoteBackend):
         result = line.get("result")
         return isinstance(result, dict) and result.get("type") == "succeeded"
 
-    def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
-        for rel in shard.results:
-            with (folder.path / rel).open("rb") as fh:
-                for raw in fh:
-                    if raw.strip():
-                        yield parse_result_line(loads(raw))
+    @staticmethod
+    def parse_line(line: dict[str, Any]) -> ResultLine:
+        return parse_result_line(line)
 
     def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
         return reply_from_anthropic(payload)
-
-    def cancel(self, batch_id: str) -> Observation:
-        return _observation(self.client.cancel_batch(batch_id))
 
     def cleanup(self, shard: Shard) -> list[str]:
         batch_id = shard.batch_id
@@ -149,20 +130,6 @@ class AnthropicBackend(RemoteBackend):
         with contextlib.suppress(NotFoundError):
             self.client.delete_batch(batch_id)
         return [batch_id]
-
-
-def _observation(batch: dict[str, Any]) -> Observation:
-    counts = batch.get("request_counts") or {}
-    failed = sum(counts.get(k) or 0 for k in ("errored", "canceled", "expired"))
-    return Observation(
-        status=_normalise(batch),
-        raw_status=batch.get("processing_status"),
-        counts={
-            "total": sum(v or 0 for v in counts.values()),
-            "completed": counts.get("succeeded") or 0,
-            "failed": failed,
-        },
-    )
 
 
 def parse_result_line(line: dict[str, Any]) -> ResultLine:

@@ -10,10 +10,12 @@ looking the object up instead of creating it again (never paying twice).
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
+from llmbatch._json import loads
 from llmbatch._retry import RetryStats
 from llmbatch.manifest import TERMINAL, Observation, Shard
 from llmbatch.prepare import Limits
@@ -25,6 +27,7 @@ __all__ = ["LOST_INPUT", "TERMINAL", "Backend", "Created", "RemoteBackend", "Res
 # (custom_id, kind, payload, error message): kind is succeeded / errored / canceled / expired
 ResultLine = tuple[str, str, "dict[str, Any] | None", "str | None"]
 Dest = Callable[[str], Path]
+Recover = Callable[[], "dict[str, Any] | None"]
 
 
 LOST_INPUT = "input file not found"  # the requeue event of a batch whose input file was lost
@@ -43,22 +46,126 @@ def now() -> float:
     return time.time()
 
 
-class RemoteBackend:
-    """What both backends share: an HTTP client made on first use, and its counters.
+class RemoteBackend(ABC):
+    """What every backend shares; a provider's backend adds only what differs.
 
-    Reading downloaded results needs no client, so collect() works without an API key.
+    Shared: an HTTP client made on first use and its counters (reading downloaded results
+    needs no client, so collect() works without an API key); the create-once-with-recovery
+    call, adoption, polling, cancelling and reading of result files. A provider gives its
+    limits, its batch lookup after a lost create answer (`_find_batch`), its create call
+    (`_send`), its view of a batch (`_observation`) and its result line parser (`parse_line`).
+    The defaults fit a provider whose requests travel inline with the create (no upload).
     """
 
-    def __init__(self, config: Any) -> None:
+    name: str
+    LIMITS: ClassVar[Limits]
+    uploads: bool = False  # True: the shard's file is uploaded before the create
+
+    def __init__(self, config: Any, *, tag: str, endpoint: str = "", limits: Limits) -> None:
         self.config = config
+        self.tag = tag
+        self.endpoint = endpoint
+        self.limits = limits
         self._client: Any = None
         self.stats = RetryStats()
+
+    @classmethod
+    def fit_limits(cls, given: Limits | None) -> Limits:
+        """The limits a job runs under: the ones given (tests pass tiny ones), else the
+        provider's."""
+        return given or cls.LIMITS
 
     @property
     def client(self) -> Any:
         if self._client is None:
             self._client = self.config.client()
         return self._client
+
+    # -- what each provider gives -----------------------------------------------------------
+    @abstractmethod
+    def line(self, custom_id: str, body: bytes) -> bytes:
+        """One request line of a shard file."""
+
+    @abstractmethod
+    def _find_batch(self, shard: Shard, claimed: set[str]) -> dict[str, Any] | None:
+        """The batch a lost create answer of this shard left, if any (never one in `claimed`)."""
+
+    @abstractmethod
+    def _send(self, shard: Shard, folder: JobFolder, recover: Recover) -> dict[str, Any]:
+        """The create call; `recover` looks the batch up after an ambiguous failure."""
+
+    @abstractmethod
+    def _observation(self, batch: dict[str, Any]) -> Observation:
+        """The provider's batch object, normalised."""
+
+    @abstractmethod
+    def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
+        """Fetch an ended shard's raw result files to `dest(kind)`; `(kind, path)` pairs."""
+
+    @abstractmethod
+    def is_answer(self, file_kind: str, line: dict[str, Any]) -> bool:
+        """Whether a result line counts towards the provider's succeeded count."""
+
+    @staticmethod
+    @abstractmethod
+    def parse_line(line: dict[str, Any]) -> ResultLine:
+        """One decoded result line, normalised."""
+
+    @abstractmethod
+    def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
+        """Read one successful payload."""
+
+    @abstractmethod
+    def cleanup(self, shard: Shard) -> list[str]:
+        """Delete the shard's remote objects; returns what was deleted."""
+
+    # -- shared mechanics -----------------------------------------------------------------
+    def upload(self, shard: Shard, folder: JobFolder, *, resuming: bool) -> str:
+        raise NotImplementedError(f"{self.name} batches carry their requests inline")
+
+    def create(
+        self, shard: Shard, folder: JobFolder, claimed: set[str], *, resuming: bool
+    ) -> Created:
+        """Create the shard's batch once: after a crash (`resuming`) or an ambiguous failure
+        of the create call, the batch is looked up first and adopted if found."""
+        found: list[dict[str, Any]] = []
+
+        def recover() -> dict[str, Any] | None:
+            batch = self._find_batch(shard, claimed)
+            if batch is not None:
+                found.append(batch)
+            return batch
+
+        batch = recover() if resuming else None
+        if batch is None:
+            batch = self._send(shard, folder, recover)
+        return Created(str(batch["id"]), self._observation(batch), adopted=bool(found))
+
+    def find(self, shard: Shard, claimed: set[str]) -> Created | None:
+        batch = self._find_batch(shard, claimed)
+        return None if batch is None else Created(batch["id"], self._observation(batch), True)
+
+    def discard(self, shard: Shard) -> None:
+        return None  # nothing was uploaded before the create
+
+    def observe(self, batch_id: str) -> Observation:
+        return self._observation(self.client.retrieve_batch(batch_id))
+
+    def cancel(self, batch_id: str) -> Observation:
+        return self._observation(self.client.cancel_batch(batch_id))
+
+    def quota_failure(self, shard: Shard) -> bool:
+        return False
+
+    def lost_input_failure(self, shard: Shard) -> bool:
+        return False
+
+    def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
+        for rel in shard.results:
+            with (folder.path / rel).open("rb") as fh:
+                for raw in fh:
+                    if raw.strip():
+                        yield self.parse_line(loads(raw))
 
     def live_stats(self) -> RetryStats:
         """Counters of every client this backend made, the open one included."""

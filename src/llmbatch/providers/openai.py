@@ -1,4 +1,6 @@
-"""OpenAI Files + Batches over HTTP: one method per endpoint, answers as the API gives them.
+"""OpenAI: its settings (``llmbatch.OpenAI``) and its Files + Batches endpoints over HTTP.
+
+The client has one method per endpoint and gives answers as the API gives them.
 
 Dicts are returned as decoded, unknown keys included; nothing is modelled here (the job reads
 the keys it needs). Works against any OpenAI-compatible ``base_url``.
@@ -6,21 +8,88 @@ the keys it needs). Works against any OpenAI-compatible ``base_url``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
-import orjson
 
-from .._exceptions import APIStatusError, NotFoundError
-from .._http import build_status_error
-from ._client import ProviderClient
-from ._config import OpenAI
+from .._exceptions import APIStatusError
+from .._retry import RetryPolicy
+from ._client import ErrorFormat, ProviderClient, next_cursor, pages, params
+from ._config import ProviderConfig
 
-__all__ = ["OpenAIClient", "parse_openai_error"]
+__all__ = ["OpenAI", "OpenAIClient", "parse_openai_error"]
 
 Recover = Callable[[], "dict[str, Any] | None"]
+_ERRORS = ErrorFormat(
+    type_keys=("type", "code"), request_id_header="x-request-id", string_error=True
+)
+
+
+class OpenAI(ProviderConfig):
+    """OpenAI, or any server speaking its Files + Batches API.
+
+    Args:
+        api_key: defaults to ``OPENAI_API_KEY``.
+        base_url: defaults to ``OPENAI_BASE_URL``, then ``https://api.openai.com/v1``.
+        organization: ``OpenAI-Organization`` header; defaults to ``OPENAI_ORG_ID``.
+        project: ``OpenAI-Project`` header; defaults to ``OPENAI_PROJECT_ID``.
+        retry: the retry policy (default :class:`llmbatch.RetryPolicy()`).
+        timeout: seconds per HTTP attempt.
+
+    Example:
+        >>> llmbatch.OpenAI(base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
+        OpenAI(base_url='http://127.0.0.1:8000/v1', api_key=<missing>)
+    """
+
+    name: ClassVar[str] = "openai"
+    DEFAULT_BASE_URL: ClassVar[str] = "https://api.openai.com/v1"
+    KEY_ENV: ClassVar[str] = "OPENAI_API_KEY"
+    BASE_URL_ENV: ClassVar[str] = "OPENAI_BASE_URL"
+    _TITLE: ClassVar[str] = "OpenAI"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 600.0,
+    ) -> None:
+        self._setup(api_key, base_url, retry, timeout)
+        self.organization = organization or os.environ.get("OPENAI_ORG_ID") or None
+        self.project = project or os.environ.get("OPENAI_PROJECT_ID") or None
+
+    @classmethod
+    def from_manifest(cls, d: Mapping[str, Any]) -> OpenAI:
+        """The config a job folder recorded (:meth:`to_manifest`); the key comes from the env."""
+        return cls(
+            base_url=d.get("base_url"), organization=d.get("organization"), project=d.get("project")
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAI(base_url={self.base_url!r}, api_key={self._key_source()})"
+
+    def headers(self) -> dict[str, str]:
+        """The auth headers of every request (resolves the key)."""
+        headers = {"Authorization": f"Bearer {self.resolve_api_key()}"}
+        if self.organization:
+            headers["OpenAI-Organization"] = self.organization
+        if self.project:
+            headers["OpenAI-Project"] = self.project
+        return headers
+
+    def client(self, *, transport: httpx.BaseTransport | None = None) -> OpenAIClient:
+        """A connected :class:`OpenAIClient` (close it, or use it as a context manager)."""
+        return OpenAIClient(self, transport=transport)
+
+    def to_manifest(self) -> dict[str, Any]:
+        """``{"name", "base_url", "organization", "project"}``: never the key."""
+        return {**super().to_manifest(), "organization": self.organization, "project": self.project}
 
 
 def parse_openai_error(status: int, headers: httpx.Headers, body: bytes) -> APIStatusError:
@@ -29,36 +98,7 @@ def parse_openai_error(status: int, headers: httpx.Headers, body: bytes) -> APIS
     A body that is not that envelope (a proxy's HTML page, say) gives its first 500 characters
     as the message. ``error_type`` is the envelope's ``type``, else its ``code``.
     """
-    decoded: Any = None
-    try:
-        decoded = orjson.loads(body) if body.strip() else None
-    except orjson.JSONDecodeError:
-        decoded = None
-    inner = decoded.get("error") if isinstance(decoded, dict) else None
-    if isinstance(inner, dict):
-        message = str(inner.get("message") or f"HTTP {status}")
-        error_type = inner.get("type") or inner.get("code")
-    elif isinstance(inner, str):
-        message, error_type = inner, None
-    else:
-        text = body.decode("utf-8", "replace").strip()[:500]
-        message, error_type = text or _reason(status), None
-    return build_status_error(
-        status,
-        message,
-        error_type=str(error_type) if error_type else None,
-        request_id=headers.get("x-request-id"),
-        body=decoded if decoded is not None else body.decode("utf-8", "replace")[:500] or None,
-    )
-
-
-def _reason(status: int) -> str:
-    phrase = httpx.codes.get_reason_phrase(status)
-    return f"HTTP {status} {phrase}".strip()
-
-
-def _params(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+    return _ERRORS.parse(status, headers, body)
 
 
 class OpenAIClient(ProviderClient):
@@ -76,9 +116,6 @@ class OpenAIClient(ProviderClient):
 
     def __init__(self, config: OpenAI, *, transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(config, error_parser=parse_openai_error, transport=transport)
-
-    def __enter__(self) -> OpenAIClient:
-        return self
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -125,14 +162,14 @@ class OpenAIClient(ProviderClient):
         order: str | None = None,
     ) -> dict[str, Any]:
         """``GET /files``: one page, ``{"data", "has_more", "last_id", ...}``."""
-        params = _params(purpose=purpose, limit=limit, after=after, order=order)
-        return self._http.request("GET", "/files", params=params)
+        query = params(purpose=purpose, limit=limit, after=after, order=order)
+        return self._http.request("GET", "/files", params=query)
 
     def iter_files(
         self, purpose: str | None = None, *, limit: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every file, page after page (``after=last_id`` while ``has_more``)."""
-        return _pages(lambda after: self.list_files(purpose=purpose, limit=limit, after=after))
+        return pages(lambda after: self.list_files(purpose=purpose, limit=limit, after=after))
 
     def file_content(self, file_id: str) -> bytes:
         """``GET /files/{id}/content`` into memory (use :meth:`download_file` for big files)."""
@@ -147,17 +184,12 @@ class OpenAIClient(ProviderClient):
     def delete_file(self, file_id: str, *, missing_ok: bool = True) -> dict[str, Any]:
         """``DELETE /files/{id}``.
 
-        A 404 means the file is already gone (a retried delete whose first answer was lost gets
-        one, as does a file the provider expired); with ``missing_ok`` (default) that is
-        success and ``{"id", "object": "file", "deleted": True}`` is returned, so cleanup can be
-        re-run. Pass ``missing_ok=False`` to get :class:`NotFoundError` instead.
+        A 404 means the file is already gone; with ``missing_ok`` (default) that is success and
+        ``{"id", "object": "file", "deleted": True}`` is returned, so cleanup can be re-run.
+        Pass ``missing_ok=False`` to get :class:`NotFoundError` instead.
         """
-        try:
-            return self._http.request("DELETE", f"/files/{file_id}")
-        except NotFoundError:
-            if not missing_ok:
-                raise
-            return {"id": file_id, "object": "file", "deleted": True}
+        gone = {"id": file_id, "object": "file", "deleted": True}
+        return self._delete(f"/files/{file_id}", gone, missing_ok=missing_ok)
 
     # -- batches -------------------------------------------------------------------------------
 
@@ -196,11 +228,11 @@ class OpenAIClient(ProviderClient):
 
     def list_batches(self, *, after: str | None = None, limit: int | None = None) -> dict[str, Any]:
         """``GET /batches``: one page, newest first."""
-        return self._http.request("GET", "/batches", params=_params(after=after, limit=limit))
+        return self._http.request("GET", "/batches", params=params(after=after, limit=limit))
 
     def iter_batches(self, limit: int = 100) -> Iterator[dict[str, Any]]:
         """Every batch, newest first, ``limit`` per page."""
-        return _pages(lambda after: self.list_batches(after=after, limit=limit))
+        return pages(lambda after: self.list_batches(after=after, limit=limit))
 
     def find_batch_by_metadata(
         self, key: str, value: str, *, max_pages: int | None = None
@@ -210,35 +242,15 @@ class OpenAIClient(ProviderClient):
         This is how a batch whose create answer was lost is found. ``max_pages`` bounds the
         search (100 batches a page); ``None`` searches every page.
         """
-        pages = 0
+        asked = 0
         after: str | None = None
-        while max_pages is None or pages < max_pages:
+        while max_pages is None or asked < max_pages:
             page = self.list_batches(after=after, limit=100)
-            pages += 1
+            asked += 1
             for batch in page.get("data") or []:
                 if (batch.get("metadata") or {}).get(key) == value:
                     return batch
-            after = _next_cursor(page)
+            after = next_cursor(page)
             if after is None:
                 return None
         return None
-
-
-def _next_cursor(page: Mapping[str, Any], key: str = "id") -> str | None:
-    """The ``after`` cursor for the next page, or None when this was the last page."""
-    data = page.get("data") or []
-    if not page.get("has_more") or not data:
-        return None
-    return page.get("last_id") or data[-1].get(key)
-
-
-def _pages(fetch: Callable[[str | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    after: str | None = None
-    seen: set[str] = set()
-    while True:
-        page = fetch(after)
-        yield from page.get("data") or []
-        after = _next_cursor(page)
-        if after is None or after in seen:  # a server repeating a cursor must not loop us
-            return
-        seen.add(after)

@@ -9,35 +9,36 @@ Orphaned duplicate uploads are deleted.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from llmbatch._exceptions import NotFoundError, ProviderError
-from llmbatch._json import loads
 from llmbatch.manifest import TERMINAL, Observation, Shard, Status
 from llmbatch.prepare import Limits
-from llmbatch.providers._config import OpenAI
-from llmbatch.providers.backend import LOST_INPUT, Created, Dest, RemoteBackend, ResultLine, now
+from llmbatch.providers.backend import LOST_INPUT, Dest, Recover, RemoteBackend, ResultLine, now
+from llmbatch.providers.openai import OpenAI
 from llmbatch.store import JobFolder
 from llmbatch.tasks import Reply, reply_from_openai
 
-__all__ = ["OPENAI_LIMITS", "OpenAIBackend"]
+__all__ = ["OPENAI_LIMITS", "OpenAIBackend", "parse_output_line"]
 
 OPENAI_LIMITS = Limits(
     max_requests=50_000, max_bytes=200 * 1024 * 1024, max_embedding_inputs=50_000
 )
 META_KEY = "llmbatch_shard"
-_STATUS: dict[str, Status] = {
-    "validating": "validating",
-    "in_progress": "in_progress",
-    "finalizing": "finalizing",
-    "completed": "completed",
-    "failed": "failed",
-    "expired": "expired",
-    "cancelling": "cancelling",
-    "cancelled": "cancelled",
-}
+# OpenAI's batch statuses, spelt as ours (`Status`) already; any other is read as running
+_STATUSES = frozenset(
+    {
+        "validating",
+        "in_progress",
+        "finalizing",
+        "cancelling",
+        "completed",
+        "failed",
+        "expired",
+        "cancelled",
+    }
+)
 _LINE_KINDS = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 # how far back (seconds) to list batches when looking for one whose create answer was lost
 _LOOKBACK = 3600
@@ -56,13 +57,9 @@ class OpenAIBackend(RemoteBackend):
     """Batch mechanics for OpenAI and OpenAI-compatible base URLs."""
 
     name = "openai"
+    LIMITS = OPENAI_LIMITS
     uploads = True
-
-    def __init__(self, config: OpenAI, *, tag: str, endpoint: str, limits: Limits) -> None:
-        super().__init__(config)
-        self.tag = tag
-        self.endpoint = endpoint
-        self.limits = limits
+    config: OpenAI
 
     def line(self, custom_id: str, body: bytes) -> bytes:
         head = b'{"custom_id":"' + custom_id.encode() + b'","method":"POST","url":"'
@@ -86,31 +83,12 @@ class OpenAIBackend(RemoteBackend):
                 self.client.delete_file(f["id"])
         return keep
 
-    def create(
-        self, shard: Shard, folder: JobFolder, claimed: set[str], *, resuming: bool
-    ) -> Created:
-        marker = shard_marker(self.tag, shard)
-        found: list[dict[str, Any]] = []
-
-        def recover() -> dict[str, Any] | None:
-            batch = self._find_batch(marker, shard.creating_at or now(), claimed)
-            if batch is not None:
-                found.append(batch)
-            return batch
-
-        batch = recover() if resuming else None
-        if batch is None:
-            metadata = {META_KEY: marker, "llmbatch_job": self.tag}
-            assert shard.file_id is not None
-            batch = self.client.create_batch(
-                shard.file_id, self.endpoint, metadata=metadata, recover=recover
-            )
-        return Created(str(batch["id"]), self._observation(batch), adopted=bool(found))
-
-    def find(self, shard: Shard, claimed: set[str]) -> Created | None:
-        marker = shard_marker(self.tag, shard)
-        batch = self._find_batch(marker, shard.creating_at or now(), claimed)
-        return None if batch is None else Created(batch["id"], self._observation(batch), True)
+    def _send(self, shard: Shard, folder: JobFolder, recover: Recover) -> dict[str, Any]:
+        metadata = {META_KEY: shard_marker(self.tag, shard), "llmbatch_job": self.tag}
+        assert shard.file_id is not None
+        return self.client.create_batch(
+            shard.file_id, self.endpoint, metadata=metadata, recover=recover
+        )
 
     def discard(self, shard: Shard) -> None:
         file_id = shard.file_id
@@ -121,7 +99,11 @@ class OpenAIBackend(RemoteBackend):
             with contextlib.suppress(ProviderError):
                 self.client.delete_file(file_id)
 
-    def _find_batch(self, marker: str, since: float, claimed: set[str]) -> dict[str, Any] | None:
+    def _find_batch(self, shard: Shard, claimed: set[str]) -> dict[str, Any] | None:
+        """The batch whose metadata names this creation of the shard (`shard_marker`), among
+        those created up to `_LOOKBACK` seconds before the create began."""
+        marker = shard_marker(self.tag, shard)
+        since = shard.creating_at or now()
         for batch in self.client.iter_batches(limit=100):
             meta = batch.get("metadata") or {}
             ours = meta.get(META_KEY) == marker and meta.get("llmbatch_job", self.tag) == self.tag
@@ -132,14 +114,11 @@ class OpenAIBackend(RemoteBackend):
         return None
 
     # -- poll -----------------------------------------------------------------------------
-    def observe(self, batch_id: str) -> Observation:
-        return self._observation(self.client.retrieve_batch(batch_id))
-
     def _observation(self, batch: dict[str, Any]) -> Observation:
         raw = batch.get("status") or "validating"
         counts = batch.get("request_counts") or {}
         seen = Observation(
-            status=_STATUS.get(raw, "in_progress"),
+            status=cast(Status, raw) if raw in _STATUSES else "in_progress",
             raw_status=raw,
             counts={
                 "total": counts.get("total") or 0,
@@ -187,21 +166,16 @@ class OpenAIBackend(RemoteBackend):
         return files
 
     def is_answer(self, file_kind: str, line: dict[str, Any]) -> bool:
-        return (
-            file_kind == "output"
-        )  # the output file holds the 2xx lines, which `completed` counts
+        return file_kind == "output"  # the output file holds the 2xx lines `completed` counts
 
-    def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
-        for rel in shard.results:
-            yield from _read_lines(folder.path / rel)
+    @staticmethod
+    def parse_line(line: dict[str, Any]) -> ResultLine:
+        return parse_output_line(line)
 
     def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
         return reply_from_openai(endpoint, payload)
 
-    # -- cancel / cleanup -----------------------------------------------------------------
-    def cancel(self, batch_id: str) -> Observation:
-        return self._observation(self.client.cancel_batch(batch_id))
-
+    # -- cleanup --------------------------------------------------------------------------
     def cleanup(self, shard: Shard) -> list[str]:
         """Delete the shard's files: those recorded, and any other upload of its file name (a
         retried upload whose first answer was lost leaves one). The name carries this job's
@@ -216,13 +190,6 @@ class OpenAIBackend(RemoteBackend):
                 self.client.delete_file(file_id)
             deleted.append(file_id)
         return deleted
-
-
-def _read_lines(path: Path) -> Iterator[ResultLine]:
-    with path.open("rb") as fh:
-        for raw in fh:
-            if raw.strip():
-                yield parse_output_line(loads(raw))
 
 
 def parse_output_line(line: dict[str, Any]) -> ResultLine:
