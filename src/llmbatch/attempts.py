@@ -11,7 +11,8 @@ from typing import Any
 
 from llmbatch import frames
 from llmbatch.manifest import Manifest
-from llmbatch.prepare import build_texts, placeholders, write_shards
+from llmbatch.pipeline import frame_texts
+from llmbatch.prepare import write_shards
 from llmbatch.providers.backend import Backend
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
@@ -33,10 +34,7 @@ def add_attempt(
     Called inside a `JobState.update`, which saves the manifest under the job lock.
     """
     cols = manifest.columns
-    needed = [cols["text"]] if cols["text"] else placeholders(cols["prompt"])
-    frame = frames.to_frame(snapshot)
-    columns = {c: frames.column_values(frame, c) for c in needed}
-    texts = build_texts(columns, cols["text"], cols["prompt"], manifest.n_rows)
+    texts = frame_texts(frames.to_frame(snapshot), cols["text"], cols["prompt"], manifest.n_rows)
     attempt = len(manifest.attempts)
     first = 1 + max(s.index for s in manifest.shards)
     shards = write_shards(

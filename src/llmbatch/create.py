@@ -8,7 +8,6 @@ hash of what it would send, so the same work submitted twice returns the existin
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 import shutil
@@ -19,104 +18,40 @@ from typing import Any
 
 import orjson
 
-from llmbatch import __version__, frames
+from llmbatch import frames
 from llmbatch import schema as schema_mod
-from llmbatch._exceptions import ConfigError, InputError, LLMBatchError, NameConflictError
-from llmbatch.ids import check_ids
+from llmbatch._exceptions import InputError, LLMBatchError, NameConflictError
+from llmbatch._version import __version__
+from llmbatch.identity import ids_digest
 from llmbatch.job import BatchHandle, make_backend
 from llmbatch.manifest import Attempt, Manifest
-from llmbatch.prepare import (
-    Limits,
-    build_texts,
-    check_texts,
-    check_utf8,
-    is_utf8,
+from llmbatch.pipeline import (
+    JobRequest,
+    Rows,
+    check_request,
+    checked_columns,
     placeholders,
-    ranges,
-    write_shards,
+    read_rows,
+    task_spec,
 )
-from llmbatch.providers._config import resolve_provider
+from llmbatch.prepare import PreparedShard, ranges, write_shards
+from llmbatch.providers import resolve_provider
 from llmbatch.store import DENIED, JobFolder, check_job_name, file_lock, folder_error, job_home
-from llmbatch.tasks import DEFAULT_MODELS, OPENAI_ENDPOINTS, TaskSpec, check_params
+from llmbatch.tasks import TaskSpec
 
 __all__ = ["JobRequest", "create_job"]
 
 
 @dataclass
-class JobRequest:
-    """The arguments of one verb call, as the accessor passes them."""
+class _Draft:
+    """One verb call on its way to a job folder: the frame, its checked rows and the task."""
 
-    kind: str
-    text: str | None = None
-    prompt: str | None = None
-    id: str | None = None
-    model: str | None = None
-    provider: Any = None
-    system_prompt: str | None = None
-    temperature: float | None = None
-    max_tokens: int | None = None
-    dimensions: int | None = None
-    schema: Any = None
-    label_column: str = "label"
-    structured: str = "output_config"
-    api: str = "chat"
-    content_column: str = "content"
-    wide: bool = False
-    suffix: str = ""
-    skip_empty: bool = False
-    folder: str | Path | None = None
-    name: str | None = None
-    force: bool = False
-    limits: Limits | None = None
-    submit: bool = True
-    params: dict[str, Any] | None = None
-    relax: bool = False
-    extra_body: dict[str, Any] | None = None
-
-
-def _spec(req: JobRequest, provider_name: str) -> TaskSpec:
-    if req.kind == "embed" and provider_name != "openai":
-        msg = (
-            "Anthropic has no embeddings API\nHint: use provider='openai' for embed(), "
-            "or llmbatch.OpenAI(base_url=...) for an OpenAI-compatible service."
-        )
-        raise ConfigError(msg)
-    model = req.model if req.model is not None else DEFAULT_MODELS.get((provider_name, req.kind))
-    if req.kind == "embed":
-        endpoint = OPENAI_ENDPOINTS["embeddings"]
-    elif provider_name == "openai":
-        if req.api not in ("chat", "responses"):
-            msg = f"api must be 'chat' or 'responses', got {req.api!r}\nHint: chat is the default."
-            raise ConfigError(msg)
-        endpoint = OPENAI_ENDPOINTS[req.api]
-    else:
-        endpoint = "/v1/messages"
-    if req.structured == "tool" and provider_name != "anthropic":
-        msg = "structured='tool' (forced tool use) is an Anthropic option"
-        raise ConfigError(msg + "\nHint: OpenAI uses response_format json_schema; drop it.")
-    if req.structured not in ("output_config", "tool"):
-        msg = f"structured must be 'output_config' or 'tool', got {req.structured!r}"
-        raise ConfigError(msg + "\nHint: 'tool' uses forced tool use (Anthropic only).")
-    spec = TaskSpec(
-        kind=req.kind,  # type: ignore[arg-type]
-        provider=provider_name,
-        model=model,  # type: ignore[arg-type]
-        endpoint=endpoint,
-        system_prompt=req.system_prompt,
-        temperature=req.temperature,
-        max_tokens=req.max_tokens,
-        dimensions=req.dimensions,
-        params=dict(req.params or {}),
-        structured=req.structured,  # type: ignore[arg-type]
-        relax=req.relax,
-        extra_body={} if req.extra_body is None else req.extra_body,
-    )
-    if req.kind == "classify":
-        js = schema_mod.to_json_schema(req.schema, label_column=req.label_column)
-        spec.schema, spec.schema_name = js.schema, js.name
-        spec.wire_schema()  # raises SchemaError for keywords this provider rejects
-    check_params(spec)
-    return spec
+    native: Any
+    frame: Any
+    req: JobRequest
+    config: Any
+    spec: TaskSpec
+    rows: Rows
 
 
 # The columns llmbatch adds beside the answers: the leading dot is llmbatch's namespace.
@@ -172,154 +107,120 @@ def _check_collisions(existing: list[str], planned: list[str], req: JobRequest) 
         raise InputError(msg)
 
 
-_FLAGS = ("wide", "skip_empty", "force", "submit", "relax")
-
-
-def _check_request(req: JobRequest) -> None:
-    """The verb's own arguments have the documented types (the body parameters: tasks)."""
-    for flag in _FLAGS:
-        value = getattr(req, flag)
-        if not isinstance(value, bool):
-            msg = f"{flag} must be True or False, got {type(value).__name__} {value!r}"
-            raise ConfigError(msg + f"\nHint: {flag}=True or {flag}=False.")
-    for name, example in (("content_column", "answer"), ("label_column", "label")):
-        value = getattr(req, name)
-        if not isinstance(value, str) or not value:
-            msg = f"{name} must be a non-empty string, got {value!r}"
-            raise ConfigError(msg + f"\nHint: e.g. {name}={example!r}.")
-    if not isinstance(req.suffix, str):
-        msg = f"suffix must be a string, got {type(req.suffix).__name__} {req.suffix!r}"
-        raise ConfigError(msg + "\nHint: e.g. suffix='_llm'.")
-    if req.id is not None and not isinstance(req.id, str):
-        msg = f"id= must be a column name (a string), got {type(req.id).__name__} {req.id!r}"
-        raise InputError(msg + "\nHint: e.g. id='review_id'; leave it out to key rows by position.")
-    if req.folder is not None and not isinstance(req.folder, str | os.PathLike):
-        msg = f"folder= must be a path, got {type(req.folder).__name__}"
-        raise ConfigError(msg + "\nHint: e.g. folder='jobs' or a pathlib.Path.")
-    if req.limits is not None and not isinstance(req.limits, Limits):
-        msg = f"limits= must be an llmbatch Limits, got {type(req.limits).__name__}"
-        raise ConfigError(msg + "\nHint: leave it out; the provider's limits are the default.")
-
-
-def _text_columns(frame: Any, req: JobRequest) -> list[str]:
-    if (req.text is None) == (req.prompt is None):
-        msg = "pass exactly one of text= (a column) or prompt= (a template over columns)"
-        raise InputError(msg + "\nHint: e.g. text='body' or prompt='Title: {title}\\n\\n{body}'.")
-    if req.text is not None:
-        if not isinstance(req.text, str):
-            raise InputError(f"text= must be a column name, got {req.text!r}\nHint: text='body'.")
-        return [req.text]
-    if not isinstance(req.prompt, str):
-        raise InputError(f"prompt= must be a template string, got {req.prompt!r}")
-    return placeholders(req.prompt)
-
-
 def create_job(native: Any, req: JobRequest) -> BatchHandle:
     """Check everything, write the job folder, and submit (unless the same job exists)."""
-    _check_request(req)
+    check_request(req)
     native = frames.to_native_frame(native)  # a polars LazyFrame is collected here
     frame = frames.to_frame(native)
-    n = len(frame)
-    if n == 0:
-        raise InputError("the frame is empty\nHint: there is nothing to send.")
-    needed = _text_columns(frame, req)
-    if req.id is not None:
-        frames.require_columns(frame, [req.id], role="id column")
-    frames.require_columns(frame, needed, role="column")
+    needed = checked_columns(frame, req)
     config = resolve_provider(req.provider)
-    spec = _spec(req, config.name)
+    spec = task_spec(req, config.name)
     config.resolve_api_key()  # a missing key fails here, before anything is written or sent
     _check_collisions(frames.column_names(frame), planned_columns(spec, req), req)
-    ids = frames.column_values(frame, req.id) if req.id is not None else None
-    if ids is not None:
-        check_ids(ids, req.id)  # type: ignore[arg-type]
-        if not frames.is_utf8_column(frame, req.id):  # type: ignore[arg-type]
-            check_utf8(ids, f"id column {req.id!r}")
-    columns = {c: frames.column_values(frame, c) for c in needed}
-    texts = build_texts(columns, req.text, req.prompt, n)
-    where = f"text column {req.text!r}" if req.text else "the rendered prompt"
-    skipped = check_texts(texts, where, req.skip_empty)
-    if not all(frames.is_utf8_column(frame, c) for c in needed) or not is_utf8(req.prompt or ""):
-        check_utf8(texts, where)  # only Python-object columns can hold a lone surrogate
-    return _prepare_and_submit(native, frame, req, config, spec, ids, texts, skipped)
-
-
-def _prepare_and_submit(
-    native: Any,
-    frame: Any,
-    req: JobRequest,
-    config: Any,
-    spec: TaskSpec,
-    ids: list[Any] | None,
-    texts: list[Any],
-    skipped: list[int],
-) -> BatchHandle:
+    rows = read_rows(frame, req, needed)
     check_job_name(req.name)  # before anything is created
-    home = job_home(req.folder)
-    tag = secrets.token_hex(6)
+    return _prepare_and_submit(_Draft(native, frame, req, config, spec, rows))
+
+
+def _prepare_and_submit(draft: _Draft) -> BatchHandle:
+    """Write the job folder beside its final place, then move it there (or find it there)."""
+    req, home, tag = draft.req, job_home(draft.req.folder), secrets.token_hex(6)
     temp = JobFolder.new_temp(home)
     try:
-        backend = make_backend(config, spec, tag, req.limits)
-        hasher = hashlib.blake2b(digest_size=16)
-        text_hasher = hashlib.blake2b(digest_size=16)
-        hasher.update(orjson.dumps(_work(config, spec), option=orjson.OPT_SORT_KEYS))
-        id_bytes = orjson.dumps(ids, default=repr)
-        hasher.update(id_bytes)
-        skip = set(skipped)
-        rows = [i for i in range(len(texts)) if i not in skip]
-        shards = write_shards(
-            texts, rows, spec=spec, tag=tag, line=backend.line, limits=backend.limits,
-            shard_path=temp.shard_path, hasher=hasher, text_hasher=text_hasher,
-        )  # fmt: skip
-        identity: dict[str, Any] = {
-            "hash": hasher.hexdigest(),
-            "ids": hashlib.blake2b(id_bytes, digest_size=16).hexdigest(),
-            "texts": text_hasher.hexdigest(),
-            "n_rows": len(texts),
-            "columns": {"id": req.id, "text": req.text, "prompt": req.prompt},
-        }
-        name = req.name or f"{spec.kind}-{identity['hash'][:16]}"
+        backend = make_backend(draft.config, draft.spec, tag, req.limits)
+        shards, identity = _write_requests(draft, temp, backend, tag)
+        name = req.name or f"{draft.spec.kind}-{identity['hash'][:16]}"
         final = JobFolder(home / name)
         if final.exists() and not req.force:  # fast path: no snapshot written for nothing
             shutil.rmtree(temp.path)
-            return _existing(final, config, native, req, spec, identity)
-        _write_snapshot(native, frame, req, temp)
-        manifest = Manifest(
-            name=name,
-            tag=tag,
-            provider=config.to_manifest(),
-            task=spec.to_dict(),
-            n_rows=len(texts),
-            shards=[s.to_shard(0, temp.path) for s in shards],
-            attempts=[Attempt(0, None, len(rows), time.time())],
-            columns={"id": req.id, "text": req.text, "prompt": req.prompt},
-            options={"content_column": req.content_column, "wide": req.wide, "suffix": req.suffix},
-            skipped=ranges(skipped),
-            limits=backend.limits.to_dict(),
-            identity=identity,
-            home=str(home.resolve()),
-            frame_library=frames.library_of(native),
-            snapshot="full" if temp.frame_path.exists() else "partial",
-            created_at=time.time(),
-            llmbatch_version=__version__,
-        )
+            return _existing(final, draft, identity)
+        _write_snapshot(draft.native, draft.frame, req, temp)
+        manifest = _manifest(draft, name, tag, shards, backend, identity, temp, home)
         with file_lock(home / ".create.lock"):  # two identical submits: one job, never an OSError
             if final.exists() and not req.force:
                 shutil.rmtree(temp.path)
-                return _existing(final, config, native, req, spec, identity)
-            if final.exists():
-                final = JobFolder(home / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{tag[:4]}")
-            manifest.rename(final.path.name)
-            temp.save(manifest.to_dict())
-            temp.path.rename(final.path)
+                return _existing(final, draft, identity)
+            final = _place(temp, final, manifest, tag)
     except OSError as exc:  # a full disk or a read-only folder while preparing: nothing sent
         shutil.rmtree(temp.path, ignore_errors=True)
         raise _prepare_error(exc, home) from None
     except BaseException:
         shutil.rmtree(temp.path, ignore_errors=True)
         raise
-    handle = BatchHandle(final, manifest, provider=config, frame=native, limits=req.limits)
+    handle = BatchHandle(
+        final, manifest, provider=draft.config, frame=draft.native, limits=req.limits
+    )
     return _submit(handle) if req.submit else handle
+
+
+def _write_requests(
+    draft: _Draft, temp: JobFolder, backend: Any, tag: str
+) -> tuple[list[PreparedShard], dict[str, Any]]:
+    """The shard files of the first attempt, and the job's identity digested on the way."""
+    hasher = hashlib.blake2b(digest_size=16)
+    text_hasher = hashlib.blake2b(digest_size=16)
+    hasher.update(orjson.dumps(_work(draft.config, draft.spec), option=orjson.OPT_SORT_KEYS))
+    hasher.update(orjson.dumps(draft.rows.ids, default=repr))
+    shards = write_shards(
+        draft.rows.texts, draft.rows.sent(), spec=draft.spec, tag=tag, line=backend.line,
+        limits=backend.limits, shard_path=temp.shard_path, hasher=hasher, text_hasher=text_hasher,
+    )  # fmt: skip
+    identity: dict[str, Any] = {
+        "hash": hasher.hexdigest(),
+        "ids": ids_digest(draft.rows.ids),
+        "texts": text_hasher.hexdigest(),
+        "n_rows": len(draft.rows.texts),
+        "columns": _columns(draft.req),
+    }
+    return shards, identity
+
+
+def _columns(req: JobRequest) -> dict[str, Any]:
+    return {"id": req.id, "text": req.text, "prompt": req.prompt}
+
+
+def _manifest(
+    draft: _Draft,
+    name: str,
+    tag: str,
+    shards: list[PreparedShard],
+    backend: Any,
+    identity: dict[str, Any],
+    temp: JobFolder,
+    home: Path,
+) -> Manifest:
+    """The new job's manifest: its first attempt written locally, nothing sent yet."""
+    req, rows = draft.req, draft.rows
+    return Manifest(
+        name=name,
+        tag=tag,
+        provider=draft.config.to_manifest(),
+        task=draft.spec.to_dict(),
+        n_rows=len(rows.texts),
+        shards=[s.to_shard(0, temp.path) for s in shards],
+        attempts=[Attempt(0, None, len(rows.texts) - len(rows.skipped), time.time())],
+        columns=_columns(req),
+        options={"content_column": req.content_column, "wide": req.wide, "suffix": req.suffix},
+        skipped=ranges(rows.skipped),
+        limits=backend.limits.to_dict(),
+        identity=identity,
+        home=str(home.resolve()),
+        frame_library=frames.library_of(draft.native),
+        snapshot="full" if temp.frame_path.exists() else "partial",
+        created_at=time.time(),
+        llmbatch_version=__version__,
+    )
+
+
+def _place(temp: JobFolder, final: JobFolder, manifest: Manifest, tag: str) -> JobFolder:
+    """Move the prepared folder to its final place (beside a job it must not replace)."""
+    if final.exists():
+        name = f"{final.path.name}-{time.strftime('%Y%m%d-%H%M%S')}-{tag[:4]}"
+        final = JobFolder(final.path.parent / name)
+    manifest.rename(final.path.name)
+    temp.save(manifest.to_dict())
+    temp.path.rename(final.path)
+    return final
 
 
 def _prepare_error(exc: OSError, home: Path) -> LLMBatchError:
@@ -340,12 +241,10 @@ def _work(config: Any, spec: TaskSpec) -> list[Any]:
     return [config.name, config.base_url, spec.to_dict()]
 
 
-def _existing(
-    final: JobFolder, config: Any, native: Any, req: JobRequest, spec: TaskSpec, identity: Any
-) -> BatchHandle:
+def _existing(final: JobFolder, draft: _Draft, identity: Any) -> BatchHandle:
     """The job already in `final`, if it is the same work; `name=` never hides other work."""
-    existing = BatchHandle.open(final.path, provider=config, frame=native)
-    differences = _differences(existing.manifest, config, spec, identity)
+    existing = BatchHandle.open(final.path, provider=draft.config, frame=draft.native)
+    differences = _differences(existing.manifest, draft.config, draft.spec, identity)
     if differences:
         shown = "\n  ".join(differences)
         msg = (
@@ -353,7 +252,7 @@ def _existing(
             "pass another name=, or force=True to send this work as a new job beside it."
         )
         raise NameConflictError(msg, differences)
-    return _submit(existing) if req.submit else existing
+    return _submit(existing) if draft.req.submit else existing
 
 
 def _differences(old: Manifest, config: Any, spec: TaskSpec, identity: Any) -> list[str]:

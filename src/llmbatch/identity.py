@@ -17,7 +17,8 @@ import orjson
 from llmbatch import frames
 from llmbatch._exceptions import InputError
 from llmbatch.manifest import Manifest
-from llmbatch.prepare import build_texts, placeholders, unranges
+from llmbatch.pipeline import build_texts, placeholders
+from llmbatch.prepare import unranges
 
 __all__ = ["check_frame", "ids_digest", "texts_digest"]
 

@@ -1,4 +1,4 @@
-"""Frame → checked texts → request lines → shard files on disk, all before any network call.
+"""Request lines → shard files on disk, before any network call (`pipeline` makes the texts).
 
 Shards are cut by the provider's limits measured on the serialised lines (count, bytes,
 embedding inputs) and streamed to `requests/NNNN.jsonl`; the whole job never sits in memory
@@ -8,8 +8,6 @@ as one string. The job's identity hash is computed on the way.
 from __future__ import annotations
 
 import hashlib
-import re
-import string
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,23 +17,17 @@ import orjson
 from tqdm.auto import tqdm
 
 from llmbatch._exceptions import InputError
-from llmbatch.ids import is_missing, shown, wire_id
+from llmbatch.ids import wire_id
 from llmbatch.manifest import Shard
-from llmbatch.tasks import body_template, render
+from llmbatch.tasks import body_template
 
 __all__ = [
     "Limits",
     "PreparedShard",
-    "build_texts",
-    "check_texts",
-    "check_utf8",
-    "is_utf8",
     "ranges",
     "unranges",
     "write_shards",
 ]
-
-_FORMAT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -93,113 +85,6 @@ def unranges(runs: Sequence[Sequence[int]]) -> Iterator[int]:
         yield from range(start, stop)
 
 
-def placeholders(template: str) -> list[str]:
-    """The `{column}` names a prompt template uses."""
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        msg = f"prompt template is malformed: {exc}\nHint: write literal braces as {{{{ and }}}}."
-        raise InputError(msg) from None
-    if not fields or not all(fields):
-        msg = f"prompt template {template!r} has no usable {{column}} placeholders"
-        raise InputError(msg + "\nHint: e.g. prompt='Title: {title}\\n\\n{body}'.")
-    return list(dict.fromkeys(fields))
-
-
-def build_texts(
-    columns: dict[str, list[Any]], text: str | None, prompt: str | None, n: int
-) -> list[Any]:
-    """The text of each row: the `text` column as is, or the rendered `prompt` template."""
-    if text is not None:
-        return columns[text]
-    assert prompt is not None
-    used = {c: columns[c] for c in placeholders(prompt)}
-    for name, values in used.items():
-        nulls = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
-        if nulls:
-            msg = f"column {name!r} used by the prompt has nulls at rows {shown(nulls)}"
-            raise InputError(msg + "\nHint: fill or drop them first.")
-    try:
-        return render(prompt, used, n)
-    except _FORMAT_ERRORS as exc:
-        raise _render_error(prompt, used, exc) from None
-
-
-def _render_error(template: str, columns: dict[str, list[Any]], exc: Exception) -> InputError:
-    """Which placeholder fails, on which rows, and why (run only once rendering has failed)."""
-    names = list(columns)
-    rows = [dict(zip(names, v, strict=True)) for v in zip(*columns.values(), strict=True)]
-    bad = [i for i, row in enumerate(rows) if _fails(template, row)]
-    first = rows[bad[0]] if bad else {}
-    pieces = [_piece(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f]
-    piece = next((p for p in pieces if _fails(p, first)), template)
-    field = re.split(r"[:!]", piece.strip("{}"), maxsplit=1)[0]
-    column = re.split(r"[.\[]", field, maxsplit=1)[0]
-    msg = f"prompt placeholder {piece!r} cannot format column {column!r} at rows {shown(bad)}"
-    if field != column:
-        hint = "'.' and '[' in a placeholder read an attribute or item; rename such columns."
-    else:
-        value = first.get(column)
-        hint = (
-            f"row {bad[0] if bad else 0} holds {type(value).__name__} {repr(value)[:60]}; fix "
-            "the format spec, or convert the column first (e.g. to int for ':d')."
-        )
-    return InputError(f"{msg}: {exc}\nHint: {hint}")
-
-
-def _piece(field: str, spec: str | None, conversion: str | None) -> str:
-    conv = f"!{conversion}" if conversion else ""
-    return "{" + field + conv + (f":{spec}" if spec else "") + "}"
-
-
-def _fails(template: str, row: dict[str, Any]) -> bool:
-    try:
-        template.format_map(row)
-    except _FORMAT_ERRORS:
-        return True
-    return False
-
-
-def check_utf8(values: list[Any], where: str) -> None:
-    """Refuse text holding a lone surrogate (not valid UTF-8, so not JSON), naming the rows.
-
-    `str.isascii()` is O(1) in CPython, so only non-ASCII texts are encoded to find them.
-    """
-    bad = [
-        i for i, v in enumerate(values) if isinstance(v, str) and not v.isascii() and not is_utf8(v)
-    ]
-    if bad:
-        msg = (
-            f"{where} holds text that is not valid UTF-8 (a lone surrogate such as '\\udc80') "
-            f"at rows {shown(bad)}\nHint: repair it, e.g. text.encode('utf-8', 'replace')"
-            ".decode(); it often comes from decoding bytes with errors='surrogateescape'."
-        )
-        raise InputError(msg)
-
-
-def is_utf8(text: str) -> bool:
-    """Whether `text` encodes as UTF-8 (a lone surrogate does not)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def check_texts(texts: list[Any], where: str, skip_empty: bool) -> list[int]:
-    """Refuse non-string / null / empty texts naming rows; with skip_empty, return those rows."""
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) and not is_missing(t)]
-    if bad:
-        kinds = sorted({type(texts[i]).__name__ for i in bad})
-        msg = f"{where} holds non-string values ({', '.join(kinds)}) at rows {shown(bad)}"
-        raise InputError(msg + "\nHint: convert the column to strings first.")
-    empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
-    if empty and not skip_empty:
-        msg = f"{where} has {len(empty)} null or empty text(s) at rows {shown(empty)}"
-        raise InputError(msg + "\nHint: drop them, or pass skip_empty=True to mark them as errors.")
-    return empty
-
-
 def write_shards(
     texts: list[Any],
     rows: Sequence[int],
@@ -217,56 +102,74 @@ def write_shards(
 
     `hasher` gets every row's body (the job's identity), `text_hasher` every row's text alone
     (to say "the texts differ" when a name is reused), both on the way, without a second pass.
+    The bodies are `pipeline.request_bodies`'s, inlined: this loop is the hot path of prepare.
     """
     prefix, suffix = body_template(spec)
-    shards: list[PreparedShard] = []
-    current: PreparedShard | None = None
-    fh: Any = None
-    digest: Any = None
+    out = _ShardFiles(limits, shard_path, first_index)
     progress = tqdm(total=len(rows), desc="preparing", unit="rows", delay=1.0, leave=False)
     try:
         for row in rows:
             text = orjson.dumps(texts[row])
             body = prefix + text + suffix
-            data = line(wire_id(tag, row), body)
-            size = len(data) + limits.line_overhead
-            if size + limits.shard_overhead > limits.max_bytes:
-                msg = (
-                    f"row {row} makes a request of {size:,} bytes, more than the provider "
-                    f"allows in one batch ({limits.max_bytes:,} bytes)\nHint: shorten that text."
-                )
-                raise InputError(msg)
-            if current is None or _full(current, size, limits):
-                if fh is not None:
-                    fh.close()
-                    assert current is not None
-                    current.sha256 = digest.hexdigest()
-                current = PreparedShard(
-                    first_index + len(shards), shard_path(first_index + len(shards))
-                )
-                current.bytes = limits.shard_overhead
-                shards.append(current)
-                fh = current.path.open("wb")
-                current.path.chmod(0o600)
-                digest = hashlib.sha256()
-            data += b"\n"
-            fh.write(data)
-            digest.update(data)  # the file's exact bytes, checked before upload
+            out.write(row, line(wire_id(tag, row), body))
             if hasher is not None:
                 key = str(row).encode() + b"\x00"
                 hasher.update(key + body + b"\n")
                 if text_hasher is not None:
                     text_hasher.update(key + text + b"\n")
-            current.rows.append(row)
-            current.bytes += size
             progress.update(1)
     finally:
         progress.close()
-        if fh is not None:
-            fh.close()
-    if current is not None:
-        current.sha256 = digest.hexdigest()
-    return shards
+        out.close()
+    return out.shards
+
+
+class _ShardFiles:
+    """The shard files being written: a new one whenever the next line would pass a limit."""
+
+    def __init__(self, limits: Limits, shard_path: Callable[[int], Path], first_index: int):
+        self.limits = limits
+        self.shard_path = shard_path
+        self.first_index = first_index
+        self.shards: list[PreparedShard] = []
+        self._fh: Any = None
+        self._digest: Any = None
+
+    def write(self, row: int, data: bytes) -> None:
+        """Append one request line (without its newline) for `row`."""
+        limits = self.limits
+        size = len(data) + limits.line_overhead
+        if size + limits.shard_overhead > limits.max_bytes:
+            msg = (
+                f"row {row} makes a request of {size:,} bytes, more than the provider "
+                f"allows in one batch ({limits.max_bytes:,} bytes)\nHint: shorten that text."
+            )
+            raise InputError(msg)
+        if self._fh is None or _full(self.shards[-1], size, limits):
+            self._next()
+        data += b"\n"
+        self._fh.write(data)
+        self._digest.update(data)  # the file's exact bytes, checked before upload
+        current = self.shards[-1]
+        current.rows.append(row)
+        current.bytes += size
+
+    def _next(self) -> None:
+        self.close()
+        index = self.first_index + len(self.shards)
+        current = PreparedShard(index, self.shard_path(index))
+        current.bytes = self.limits.shard_overhead
+        self.shards.append(current)
+        self._fh = current.path.open("wb")
+        current.path.chmod(0o600)
+        self._digest = hashlib.sha256()
+
+    def close(self) -> None:
+        """Close the open shard file and record its hash."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            self.shards[-1].sha256 = self._digest.hexdigest()
 
 
 def _full(shard: PreparedShard, size: int, limits: Limits) -> bool:

@@ -1,9 +1,10 @@
 """The step-by-step API: the seed package's workflow as plain functions.
 
 For users who want to drive each call themselves (or inspect what the job does). They are the
-same code the job uses: the same request bodies, the same HTTP clients with retries, the same
-result parsing. Here the wire `custom_id` is the user's id as a string (OpenAI accepts any
-string; for Anthropic it must match `^[a-zA-Z0-9_-]{1,64}$`, checked before sending).
+same code the job uses: the same checks and request bodies (`pipeline`), the provider's own
+request line (its backend's `line`), the same HTTP clients with retries, the same result
+parsing. Here the wire `custom_id` is the user's id as a string (OpenAI accepts any string; for
+Anthropic it must match `^[a-zA-Z0-9_-]{1,64}$`, checked before sending).
 
 OpenAI:    openai_prepare → openai_upload → openai_start → openai_status →
            openai_file_content → openai_parse; openai_delete_file, openai_list, openai_cancel
@@ -26,10 +27,19 @@ import pyarrow as pa
 from llmbatch import frames
 from llmbatch._exceptions import InputError
 from llmbatch._json import loads
-from llmbatch.create import JobRequest, _spec, _text_columns
-from llmbatch.ids import check_ids, shown
-from llmbatch.prepare import build_texts, check_texts, check_utf8
-from llmbatch.providers._config import Anthropic, OpenAI, resolve_provider
+from llmbatch.create import JobRequest
+from llmbatch.ids import shown
+from llmbatch.job import make_backend
+from llmbatch.pipeline import (
+    check_request,
+    check_utf8,
+    checked_columns,
+    checked_ids,
+    checked_texts,
+    request_lines,
+    task_spec,
+)
+from llmbatch.providers import Anthropic, OpenAI, resolve_provider
 from llmbatch.providers.anthropic_batch import parse_result_line
 from llmbatch.providers.openai_batch import parse_output_line
 from llmbatch.results import Outcome, Outcomes, answer_table, read_reply
@@ -37,7 +47,6 @@ from llmbatch.tasks import (
     OPENAI_ENDPOINTS,
     Reply,
     TaskSpec,
-    body_template,
     reply_from_anthropic,
     reply_from_openai,
 )
@@ -107,27 +116,21 @@ def _wire_ids(ids: list[Any]) -> list[str]:
     return wire
 
 
-def _bodies(
+def _requests(
     df: Any, kind: str, provider: str, kw: dict[str, Any]
-) -> tuple[TaskSpec, list[str], list[bytes]]:
+) -> tuple[list[str], list[bytes]]:
+    """The custom_ids and request lines for `df`, checked as the verbs check them."""
     req = _request(kind, provider, dict(kw))
+    check_request(req)
     frame = frames.to_frame(df)
-    if len(frame) == 0:
-        raise InputError("the frame is empty\nHint: there is nothing to send.")
-    needed = _text_columns(frame, req)
-    frames.require_columns(frame, [*needed, *([req.id] if req.id else [])])
-    spec = _spec(req, provider)
-    ids = frames.column_values(frame, req.id) if req.id else list(range(len(frame)))
-    check_ids(ids, req.id or "<row position>")
-    wire = _wire_ids(ids)
+    needed = checked_columns(frame, req)
+    spec = task_spec(req, provider)
+    ids = checked_ids(frame, req.id)
+    wire = _wire_ids(ids if ids is not None else list(range(len(frame))))
     check_utf8(wire, f"id column {req.id!r}")
-    texts = build_texts(
-        {c: frames.column_values(frame, c) for c in needed}, req.text, req.prompt, len(frame)
-    )
-    check_texts(texts, "the texts", skip_empty=False)
-    check_utf8(texts, "the texts")
-    prefix, suffix = body_template(spec)
-    return spec, wire, [prefix + orjson.dumps(t) + suffix for t in texts]
+    texts, _ = checked_texts(frame, req, needed)  # skip_empty is a job option: never here
+    backend = make_backend(resolve_provider(provider), spec, "", None)  # only its line format
+    return wire, list(request_lines(spec, backend.line, wire, texts))
 
 
 # -- OpenAI ---------------------------------------------------------------------------------
@@ -139,12 +142,10 @@ def openai_prepare(df: Any, path: str | Path, *, kind: str = "complete", **kw: A
     Example:
         >>> openai_prepare(df, "in.jsonl", kind="embed", text="body", id="doc_id")
     """
-    spec, ids, bodies = _bodies(df, kind, "openai", kw)
+    _, lines = _requests(df, kind, "openai", kw)
     out = Path(path)
     with out.open("wb") as fh:
-        for cid, body in zip(ids, bodies, strict=True):
-            fh.write(orjson.dumps({"custom_id": cid, "method": "POST", "url": spec.endpoint})[:-1])
-            fh.write(b',"body":' + body + b"}\n")
+        fh.writelines(line + b"\n" for line in lines)
     return out
 
 
@@ -158,7 +159,7 @@ def _openai(provider: OpenAI | str | None) -> Any:
 def openai_upload(path: str | Path, *, provider: OpenAI | None = None) -> dict[str, Any]:
     """Upload a batch input file (`purpose=batch`); returns the File object."""
     with _openai(provider) as client:
-        return client.upload_file(Path(path))  # type: ignore[no-any-return]
+        return client.upload_file(Path(path))
 
 
 def openai_start(
@@ -170,25 +171,25 @@ def openai_start(
 ) -> dict[str, Any]:
     """Create a batch from an uploaded file; returns the Batch object."""
     with _openai(provider) as client:
-        return client.create_batch(file_id, endpoint, metadata=metadata)  # type: ignore[no-any-return]
+        return client.create_batch(file_id, endpoint, metadata=metadata)
 
 
 def openai_status(batch_id: str, *, provider: OpenAI | None = None) -> dict[str, Any]:
     """The Batch object as the API returns it."""
     with _openai(provider) as client:
-        return client.retrieve_batch(batch_id)  # type: ignore[no-any-return]
+        return client.retrieve_batch(batch_id)
 
 
 def openai_file_content(file_id: str, *, provider: OpenAI | None = None) -> bytes:
     """The raw bytes of a file (e.g. a batch's output or error file)."""
     with _openai(provider) as client:
-        return client.file_content(file_id)  # type: ignore[no-any-return]
+        return client.file_content(file_id)
 
 
 def openai_delete_file(file_id: str, *, provider: OpenAI | None = None) -> dict[str, Any]:
     """Delete a file."""
     with _openai(provider) as client:
-        return client.delete_file(file_id)  # type: ignore[no-any-return]
+        return client.delete_file(file_id)
 
 
 def openai_list(
@@ -196,13 +197,13 @@ def openai_list(
 ) -> dict[str, Any]:
     """One page of batches, newest first (`{"data", "has_more", "last_id", ...}`)."""
     with _openai(provider) as client:
-        return client.list_batches(limit=limit, after=after)  # type: ignore[no-any-return]
+        return client.list_batches(limit=limit, after=after)
 
 
 def openai_cancel(batch_id: str, *, provider: OpenAI | None = None) -> dict[str, Any]:
     """Cancel a batch; returns the Batch object (status `cancelling`)."""
     with _openai(provider) as client:
-        return client.cancel_batch(batch_id)  # type: ignore[no-any-return]
+        return client.cancel_batch(batch_id)
 
 
 def _is_file(text: str) -> bool:
@@ -282,10 +283,8 @@ def _parse_spec(
     `relax` must match the prepare call: answers are validated against the schema as sent.
     """
     _check_kind(kind)
-    if library not in frames.LIBRARIES:
-        msg = f"library must be one of {list(frames.LIBRARIES)}, got {library!r}"
-        raise InputError(msg + "\nHint: library='pandas' or library='polars'.")
-    spec = _spec(
+    frames.check_library(library)
+    spec = task_spec(
         JobRequest(
             kind=kind,
             provider=provider,
@@ -333,12 +332,12 @@ def openai_parse(
 # -- Anthropic ------------------------------------------------------------------------------
 def anthropic_prepare(df: Any, *, kind: str = "complete", **kw: Any) -> list[dict[str, Any]]:
     """The `requests` list of a Message Batch for `df` (custom_id = the id as text)."""
-    _, ids, bodies = _bodies(df, kind, "anthropic", kw)
+    ids, lines = _requests(df, kind, "anthropic", kw)
     bad = [i for i in ids if not _ANTHROPIC_ID.fullmatch(i)]
     if bad:
         msg = f"ids {shown(bad)} are not valid Anthropic custom_ids (^[a-zA-Z0-9_-]{{1,64}}$)"
         raise InputError(msg + "\nHint: use df.llmbatch.* (it maps any id), or clean the ids.")
-    return [{"custom_id": i, "params": orjson.loads(b)} for i, b in zip(ids, bodies, strict=True)]
+    return [orjson.loads(line) for line in lines]
 
 
 def _anthropic(provider: Anthropic | str | None) -> Any:
@@ -361,13 +360,13 @@ def anthropic_create(
     if isinstance(requests, str):
         requests = Path(requests)  # a str is never a list of requests: it names a file
     with _anthropic(provider) as client:
-        return client.create_batch(requests)  # type: ignore[no-any-return]
+        return client.create_batch(requests)
 
 
 def anthropic_status(batch_id: str, *, provider: Anthropic | None = None) -> dict[str, Any]:
     """The MessageBatch object as the API returns it."""
     with _anthropic(provider) as client:
-        return client.retrieve_batch(batch_id)  # type: ignore[no-any-return]
+        return client.retrieve_batch(batch_id)
 
 
 def anthropic_list(
@@ -375,19 +374,19 @@ def anthropic_list(
 ) -> dict[str, Any]:
     """One page of Message Batches, newest first."""
     with _anthropic(provider) as client:
-        return client.list_batches(limit=limit, after_id=after_id)  # type: ignore[no-any-return]
+        return client.list_batches(limit=limit, after_id=after_id)
 
 
 def anthropic_cancel(batch_id: str, *, provider: Anthropic | None = None) -> dict[str, Any]:
     """Cancel a Message Batch (status `canceling`)."""
     with _anthropic(provider) as client:
-        return client.cancel_batch(batch_id)  # type: ignore[no-any-return]
+        return client.cancel_batch(batch_id)
 
 
 def anthropic_delete(batch_id: str, *, provider: Anthropic | None = None) -> dict[str, Any]:
     """Delete an ended Message Batch."""
     with _anthropic(provider) as client:
-        return client.delete_batch(batch_id)  # type: ignore[no-any-return]
+        return client.delete_batch(batch_id)
 
 
 def _is_batch_id(text: str) -> bool:
