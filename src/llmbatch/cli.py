@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from llmbatch import frames
 from llmbatch._exceptions import InputError, LLMBatchError
 from llmbatch.catalog import jobs, load
 from llmbatch.results import ERROR_KINDS, RETRY_KINDS
@@ -55,45 +54,12 @@ def _one_line(exc: BaseException) -> str:
     return "\n".join([f"error: {lines[0]}", *hints[-1:]])
 
 
-def _json_text(value: Any, nested: tuple[type, ...] = (list, tuple, dict)) -> Any:
-    if isinstance(value, nested):
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    return value
-
-
-def _csv_ready(frame: Any) -> Any:
-    """CSV holds no nested values: lists (embeddings, arrays) become JSON text, not reprs."""
-    if hasattr(frame, "write_parquet"):  # polars
-        import polars as pl
-
-        nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
-        return frame.with_columns(
-            pl.Series(name, [_json_text(v) for v in frame[name].to_list()], dtype=pl.String)
-            for name in nested
-        )
-    import numpy as np
-
-    out = frame.copy(deep=False)
-    for name in out.columns:
-        if out[name].dtype == object:
-            out[name] = out[name].map(lambda v: _json_text(v, (list, tuple, dict, np.ndarray)))
-    return out
-
-
 def _write(frame: Any, output: str | None) -> None:
     if output is None:
         print(frame)
         return
     path = Path(output)
-    csv = path.suffix.lower() == ".csv"
-    if hasattr(frame, "write_parquet"):
-        _csv_ready(frame).write_csv(path) if csv else frame.write_parquet(path)
-    else:
-        import pandas as pd
-
-        default_index = frame.index.name is None and frame.index.equals(pd.RangeIndex(len(frame)))
-        _csv_ready(frame).to_csv(path, index=not default_index) if csv else frame.to_parquet(path)
-    print(f"wrote {len(frame):,} rows to {path}")
+    print(f"wrote {frames.write_file(frame, path):,} rows to {path}")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,21 +1,27 @@
-"""Dataframe-agnostic column access, the frame snapshot, and the merge back (pandas and polars).
+"""Dataframe-agnostic column access, the snapshot, answer columns and output files.
 
-Everything else in llmbatch sees plain Python lists and pyarrow tables; this is the only module
-that knows which frame library the user holds.
+Everything else in llmbatch sees plain Python lists, pyarrow tables and opaque native frames;
+this is the only module that knows which frame library the user holds. It goes through
+narwhals (pandas and polars alike); what narwhals leaves to us for pandas, the index and the
+nullable dtypes, is in the `_pandas_*` functions at the end. The join by id is `merge`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import narwhals.stable.v2 as nw
-import pyarrow as pa
+import orjson
 
 from llmbatch._exceptions import InputError
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 __all__ = [
     "attach_columns",
+    "check_library",
     "column_names",
     "column_values",
     "from_arrow",
@@ -26,10 +32,12 @@ __all__ = [
     "select",
     "to_frame",
     "to_native_frame",
+    "write_file",
     "write_snapshot",
 ]
 
 LIBRARIES = ("pandas", "polars")
+_BACKENDS: dict[str, Literal["pandas", "polars"]] = {"pandas": "pandas", "polars": "polars"}
 
 
 def to_frame(native: Any) -> nw.DataFrame[Any]:
@@ -119,19 +127,25 @@ def is_utf8_column(frame: nw.DataFrame[Any], name: str) -> bool:
         return True
     if dtype != nw.String:
         return False
-    native = series.to_native()
-    return library_of(native) == "polars" or getattr(native.dtype, "storage", "") == "pyarrow"
+    pandas_storage = getattr(series.to_native().dtype, "storage", "")
+    return series.implementation.is_polars() or pandas_storage == "pyarrow"
 
 
 def write_snapshot(native: Any, path: Path) -> bool:
-    """Write the frame as parquet; the pandas index is kept. Returns False if it cannot be."""
+    """Write the frame as parquet (a pandas index is kept). Returns False if it cannot be.
+
+    Parquet names columns by strings only: a pandas frame labelled otherwise (`0`, `("a", 1)`)
+    would come back renamed, so it is refused like a column parquet cannot hold.
+    """
+    import pyarrow as pa
+
+    frame = to_frame(native)
+    if not all(isinstance(c, str) for c in frame.columns):
+        return False
     tmp = path.with_suffix(".parquet.part")
     try:
-        if library_of(native) == "pandas":
-            native.to_parquet(tmp, index=True)
-        else:
-            native.write_parquet(tmp)
-    except (pa.ArrowException, TypeError, ValueError):
+        frame.write_parquet(tmp)
+    except (pa.ArrowException, TypeError, ValueError):  # a column parquet cannot hold
         tmp.unlink(missing_ok=True)
         return False
     tmp.chmod(0o600)
@@ -141,63 +155,45 @@ def write_snapshot(native: Any, path: Path) -> bool:
 
 def read_snapshot(path: Path, library: str) -> Any:
     """Read the frame snapshot back into the library it came from."""
-    if library == "pandas":
-        import pandas as pd
-
-        return pd.read_parquet(path)
-    import polars as pl
-
-    return pl.read_parquet(path)
-
-
-def _to_native_series(array: pa.ChunkedArray | pa.Array, library: str, index: Any) -> Any:
-    if library == "pandas":
-        import pandas as pd
-
-        mapper = {
-            pa.int64(): pd.Int64Dtype(),
-            pa.bool_(): pd.BooleanDtype(),
-        }
-        series = array.to_pandas(types_mapper=mapper.get)
-        if (
-            pa.types.is_boolean(array.type)
-            and array.null_count == 0
-            and series.dtype == pd.BooleanDtype()
-        ):
-            series = series.astype(bool)
-        series.index = index
-        return series
-    import polars as pl
-
-    return pl.from_arrow(array)
+    return nw.read_parquet(path, backend=_BACKENDS[library]).to_native()
 
 
 def attach_columns(native: Any, table: pa.Table) -> Any:
     """Return a copy of `native` with the columns of `table` appended (row i to row i).
 
-    The pandas index and row order are kept. A `.error` column without nulls stays a plain bool.
-    New pandas columns are joined in one `concat` (inserting 1,536 `V<n>` columns one at a time
-    fragments the frame and warns each time); a column the frame already has is replaced.
+    The pandas index and row order are kept; a column the frame already has is replaced in
+    place. New columns are joined in one horizontal concat (inserting 1,536 `V<n>` columns
+    one at a time fragments a pandas frame and warns each time).
     """
-    library = library_of(native)
+    frame = to_frame(native)
+    added = _answer_frame(table, library_of(frame.to_native()))
+    replaced = [c for c in added.columns if c in frame.columns]
+    if replaced:
+        frame = frame.with_columns(added.get_column(c) for c in replaced)
+        added = added.drop(replaced)
+    if added.columns:
+        frame = nw.concat([frame, added], how="horizontal")
+    return frame.to_native()
+
+
+def check_library(library: str) -> None:
+    """Raise InputError unless `library` is one llmbatch can build frames in."""
+    if library not in LIBRARIES:
+        msg = f"library must be one of {list(LIBRARIES)}, got {library!r}"
+        raise InputError(msg + "\nHint: library='pandas' or library='polars'.")
+
+
+def from_arrow(table: pa.Table, library: str = "pandas") -> Any:
+    """A new native frame from an arrow table (typed as `attach_columns` types answers)."""
+    check_library(library)
+    return _answer_frame(table, library).to_native()
+
+
+def _answer_frame(table: pa.Table, library: str) -> nw.DataFrame[Any]:
+    """Answer columns as a frame of `library` (pandas: nullable dtypes, see below)."""
     if library == "pandas":
-        import pandas as pd
-
-        out = native.copy(deep=False)
-        columns = {
-            name: _to_native_series(table.column(name), library, out.index)
-            for name in table.column_names
-        }
-        for name in [n for n in columns if n in out.columns]:
-            out[name] = columns.pop(name)
-        if not columns:
-            return out
-        return pd.concat([out, pd.DataFrame(columns, index=out.index, copy=False)], axis=1)
-    import polars as pl
-
-    added = pl.from_arrow(table)
-    assert isinstance(added, pl.DataFrame)
-    return native.hstack(added.get_columns())
+        return nw.from_native(_pandas_from_arrow(table), eager_only=True)
+    return nw.from_arrow(table, backend=_BACKENDS[library])
 
 
 def select(frame: nw.DataFrame[Any], names: list[str]) -> Any:
@@ -205,15 +201,67 @@ def select(frame: nw.DataFrame[Any], names: list[str]) -> Any:
     return nw.to_native(frame.select(names))
 
 
-def from_arrow(table: pa.Table, library: str = "pandas") -> Any:
-    """A new native frame from an arrow table."""
-    if library not in LIBRARIES:
-        msg = f"library must be one of {LIBRARIES}, got {library!r}\nHint: library='pandas'."
-        raise InputError(msg)
-    if library == "pandas":
-        import pandas as pd
+def write_file(native: Any, path: Path) -> int:
+    """Write a frame to `.parquet` or `.csv` and return its row count.
 
-        return attach_columns(pd.DataFrame(index=pd.RangeIndex(table.num_rows)), table)
-    import polars as pl
+    CSV holds no nested values, so lists (embeddings, arrays) become JSON text, not reprs; a
+    pandas index other than the default becomes the first column.
+    """
+    frame = to_frame(native)
+    if path.suffix.lower() == ".csv":
+        _csv_ready(_pandas_index_as_column(frame)).write_csv(path)
+    else:
+        frame.write_parquet(path)
+    return len(frame)
 
-    return pl.from_arrow(table)
+
+def _csv_ready(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
+    """The frame with every nested value (list, tuple, dict, array) as JSON text."""
+    backend = frame.implementation
+    replaced = []
+    for name, dtype in frame.schema.items():
+        if not (dtype.is_nested() or dtype == nw.Object):
+            continue
+        values = frame.get_column(name).to_list()
+        texts = [_json_text(v) for v in values]
+        if any(t is not v for t, v in zip(texts, values, strict=True)):
+            replaced.append(nw.new_series(name, texts, backend=backend))
+    return frame.with_columns(replaced) if replaced else frame
+
+
+def _json_text(value: Any) -> Any:
+    if isinstance(value, (list, tuple, dict)) or type(value).__name__ == "ndarray":
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return value
+
+
+# -- pandas only: the index and nullable dtypes ----------------------------------------------
+
+
+def _pandas_from_arrow(table: pa.Table) -> Any:
+    """A pandas frame of `table`: int64 as `Int64` and bool as `boolean` (nulls stay nulls,
+    not NaN floats or objects); a bool column without nulls stays a plain numpy bool."""
+    import pandas as pd
+    import pyarrow as pa
+
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    native = table.to_pandas(types_mapper=mapper.get)
+    plain = [
+        name
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        if pa.types.is_boolean(column.type) and column.null_count == 0
+    ]
+    return native.astype(dict.fromkeys(plain, bool)) if plain else native
+
+
+def _pandas_index_as_column(frame: nw.DataFrame[Any]) -> nw.DataFrame[Any]:
+    """A pandas frame whose index is not the default 0..n-1 gets it as its first column(s)."""
+    if not frame.implementation.is_pandas():
+        return frame
+    import pandas as pd
+
+    native = frame.to_native()
+    index = native.index
+    if index.name is None and index.equals(pd.RangeIndex(len(native))):
+        return frame
+    return nw.from_native(native.reset_index(), eager_only=True)

@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from llmbatch import frames
@@ -31,9 +29,10 @@ from llmbatch.identity import check_frame
 from llmbatch.ids import row_of
 from llmbatch.lifecycle import Lifecycle
 from llmbatch.manifest import Manifest, Shard
+from llmbatch.merge import merge_answers
 from llmbatch.prepare import Limits, unranges
-from llmbatch.providers._config import Anthropic, OpenAI, provider_from_manifest
-from llmbatch.providers.backend import Backend
+from llmbatch.providers import Anthropic, OpenAI, provider_from_manifest
+from llmbatch.providers.registry import make_backend
 from llmbatch.results import (
     ERROR_KINDS,
     RETRY_KINDS,
@@ -55,25 +54,6 @@ from llmbatch.tasks import TaskSpec
 __all__ = ["BatchHandle", "make_backend"]
 
 log = logging.getLogger("llmbatch")
-
-
-def make_backend(
-    config: OpenAI | Anthropic, spec: TaskSpec, tag: str, limits: Limits | None
-) -> Backend:
-    """The provider's backend for one job."""
-    if isinstance(config, OpenAI):  # the only config named "openai"
-        from llmbatch.providers.openai_batch import OPENAI_LIMITS, OpenAIBackend
-
-        return OpenAIBackend(
-            config, tag=tag, endpoint=spec.endpoint, limits=limits or OPENAI_LIMITS
-        )
-    from llmbatch.providers.anthropic_batch import ANTHROPIC_LIMITS, AnthropicBackend
-
-    if limits is not None:
-        limits = Limits(
-            limits.max_requests, limits.max_bytes, None, ANTHROPIC_LIMITS.shard_overhead
-        )
-    return AnthropicBackend(config, tag=tag, limits=limits or ANTHROPIC_LIMITS)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -434,38 +414,13 @@ class BatchHandle:
         suffix = self._m.options.get("suffix") or ""
         if suffix:
             table = table.rename_columns([c + suffix for c in table.column_names])
-        merged = self._merge(table, frame, suffix)
+        job_frame = self._own_frame if frame is None else functools.partial(self._snapshot, frame)
+        id_column, n = self._m.columns["id"], self.n_rows
+        merged = merge_answers(
+            table, frame, job_frame, id_column=id_column, n_rows=n, suffix=suffix
+        )
         warn_truncated(outcomes, self.name)
         return merged
-
-    def _merge(self, table: pa.Table, frame: Any, suffix: str) -> Any:
-        if frame is None:
-            return frames.attach_columns(self._own_frame(), table)
-        id_col = self._m.columns["id"]
-        target = frames.to_frame(frame)
-        if id_col is None:
-            if len(target) != self.n_rows:
-                msg = (
-                    f"this job was made without id= and has {self.n_rows} rows; the frame has "
-                    f"{len(target)}\nHint: collect onto a frame with the same rows, same order."
-                )
-                raise InputError(msg)
-            return frames.attach_columns(frame, table)
-        frames.require_columns(target, [id_col], role="id column")
-        job_ids = frames.column_values(frames.to_frame(self._snapshot(frame)), id_col)
-        where = {v: i for i, v in enumerate(job_ids)}
-        positions = [where.get(v) for v in frames.column_values(target, id_col)]
-        taken = table.take(pa.array(positions, type=pa.int64()))
-        error_name, msg_name = ".error" + suffix, ".error_msg" + suffix
-        missing = pc.is_null(taken.column(error_name))
-        taken = taken.set_column(
-            taken.column_names.index(error_name),
-            error_name,
-            pc.fill_null(taken.column(error_name), True),
-        )
-        msgs = pc.if_else(missing, pa.scalar("id not in this job"), taken.column(msg_name))
-        taken = taken.set_column(taken.column_names.index(msg_name), msg_name, msgs)
-        return frames.attach_columns(frame, taken)
 
     _frame_checked = True  # False: a frame given to load() not yet checked against the job
 
