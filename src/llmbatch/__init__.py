@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from llmbatch import schema
 from llmbatch._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -18,25 +18,48 @@ from llmbatch._exceptions import (
     BadRequestError,
     BatchFailedError,
     ConfigError,
+    ConflictError,
     InputError,
     JobFolderError,
     JobNotReady,
     LLMBatchError,
     NameConflictError,
     NotFoundError,
+    PermissionDeniedError,
     ProviderError,
     RateLimitError,
+    RequestTooLargeError,
     ResultsIntegrityError,
     SchemaError,
     ServerError,
+    UnprocessableError,
 )
-from llmbatch._retry import RetryPolicy
+from llmbatch._version import __version__
 from llmbatch.accessor import register as _register
-from llmbatch.catalog import jobs, load
-from llmbatch.job import BatchHandle
-from llmbatch.prepare import Limits
-from llmbatch.providers._config import Anthropic, OpenAI
-from llmbatch.status import JobStatus, ShardStatus
+
+if TYPE_CHECKING:
+    from llmbatch import schema
+    from llmbatch._retry import RetryPolicy
+    from llmbatch.catalog import jobs, load
+    from llmbatch.job import BatchHandle
+    from llmbatch.prepare import Limits
+    from llmbatch.providers import Anthropic, OpenAI
+    from llmbatch.status import JobStatus, ShardStatus
+
+# Imported on first use (PEP 562): the job machinery imports pyarrow, and `import llmbatch`
+# should cost what registering the accessor costs, not more.
+_LAZY = {
+    "schema": ("llmbatch.schema", None),
+    "RetryPolicy": ("llmbatch._retry", "RetryPolicy"),
+    "jobs": ("llmbatch.catalog", "jobs"),
+    "load": ("llmbatch.catalog", "load"),
+    "BatchHandle": ("llmbatch.job", "BatchHandle"),
+    "Limits": ("llmbatch.prepare", "Limits"),
+    "Anthropic": ("llmbatch.providers", "Anthropic"),
+    "OpenAI": ("llmbatch.providers", "OpenAI"),
+    "JobStatus": ("llmbatch.status", "JobStatus"),
+    "ShardStatus": ("llmbatch.status", "ShardStatus"),
+}
 
 __all__ = [
     "APIConnectionError",
@@ -48,6 +71,7 @@ __all__ = [
     "BatchFailedError",
     "BatchHandle",
     "ConfigError",
+    "ConflictError",
     "InputError",
     "JobFolderError",
     "JobNotReady",
@@ -57,17 +81,37 @@ __all__ = [
     "NameConflictError",
     "NotFoundError",
     "OpenAI",
+    "PermissionDeniedError",
     "ProviderError",
     "RateLimitError",
+    "RequestTooLargeError",
     "ResultsIntegrityError",
     "RetryPolicy",
     "SchemaError",
     "ServerError",
     "ShardStatus",
+    "UnprocessableError",
     "__version__",
     "jobs",
     "load",
     "schema",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and keep the value (PEP 562)."""
+    if name not in _LAZY:
+        msg = f"module 'llmbatch' has no attribute {name!r}"
+        raise AttributeError(msg)
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 _register()

@@ -27,14 +27,12 @@ URL is only fetched when it has the base URL's scheme, host and port.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,6 +47,7 @@ from ._exceptions import (
     status_error_class,
 )
 from ._retry import RetryPolicy, RetryStats, retry_delay, should_retry, sleep, zero_wait_active
+from ._version import __version__
 
 __all__ = ["HTTPClient", "build_status_error", "same_origin"]
 
@@ -62,14 +61,6 @@ RETRY_COUNT_HEADER = "x-llmbatch-retry-count"
 _SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
 _REDACTED = b"<redacted>"
 _CHUNK = 1 << 20
-
-
-@functools.cache
-def _version() -> str:
-    try:
-        return metadata.version("llmbatch")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0"
 
 
 def build_status_error(
@@ -150,7 +141,7 @@ class HTTPClient:
         self._stats = RetryStats()
         self._client = httpx.Client(
             base_url=base_url,
-            headers={"user-agent": user_agent or f"llmbatch/{_version()}", **headers},
+            headers={"user-agent": user_agent or f"llmbatch/{__version__}", **headers},
             transport=transport,
             follow_redirects=False,
         )

@@ -1,20 +1,29 @@
 """`df.llmbatch.*` on pandas and polars: thin shells that hold the frame and delegate.
 
-Registered on `import llmbatch` for each library that is installed (a polars LazyFrame is
-collected first). The three verbs share one signature on both libraries. Like the official SDKs,
-other keyword arguments must be body parameters the endpoint documents (`seed=`, `top_p=`,
-`metadata=`, ...); any other field goes through `extra_body={...}`, merged into every body as is.
+`import llmbatch` registers the namespace without importing either library (pandas imports
+pyarrow): on a library already imported at once, on the other right after the program first
+imports it (a small `sys.meta_path` hook). The job machinery is imported when a verb runs. A
+polars LazyFrame is collected first. The three verbs share one signature on both libraries.
+Like the official SDKs, other keyword arguments must be body parameters the endpoint documents
+(`seed=`, `top_p=`, `metadata=`, ...); any other field goes through `extra_body={...}`, merged
+into every body as is.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from typing import Any
+import sys
+import threading
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
 
-from llmbatch.create import JobRequest, create_job
-from llmbatch.job import BatchHandle
-from llmbatch.prepare import Limits
+if TYPE_CHECKING:  # importlib.abc and pathlib cost more than the rest of `import llmbatch`
+    from collections.abc import Sequence
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from pathlib import Path
+
+    from llmbatch.job import BatchHandle
+    from llmbatch.prepare import Limits
 
 __all__ = ["LLMBatchAccessor", "register"]
 
@@ -49,6 +58,8 @@ class LLMBatchAccessor:
         Example:
             >>> job = df.llmbatch.embed(text="body", id="doc_id", dimensions=256)
         """
+        from llmbatch.create import JobRequest, create_job  # heavy: pyarrow, the job
+
         return create_job(self._df, JobRequest(
             kind="embed", text=text, id=id, model=model, dimensions=dimensions,
             provider=provider, wide=wide, suffix=suffix, skip_empty=skip_empty, folder=folder,
@@ -87,6 +98,8 @@ class LLMBatchAccessor:
         Example:
             >>> job = df.llmbatch.complete(prompt="Summarise: {body}", id="doc_id")
         """
+        from llmbatch.create import JobRequest, create_job  # heavy: pyarrow, the job
+
         return create_job(self._df, JobRequest(
             kind="complete", text=text, prompt=prompt, id=id, system_prompt=system_prompt,
             model=model, temperature=temperature, max_tokens=max_tokens, provider=provider,
@@ -131,6 +144,8 @@ class LLMBatchAccessor:
         Example:
             >>> job = df.llmbatch.classify(["positive", "negative"], text="body", id="doc_id")
         """
+        from llmbatch.create import JobRequest, create_job  # heavy: pyarrow, the job
+
         return create_job(self._df, JobRequest(
             kind="classify", schema=schema, text=text, prompt=prompt, id=id,
             system_prompt=system_prompt, model=model, temperature=temperature,
@@ -141,22 +156,84 @@ class LLMBatchAccessor:
         ))  # fmt: skip
 
 
-def _import(name: str) -> Any:
-    """The module if it is installed and importable, else None (never a hard dependency)."""
-    try:
-        if importlib.util.find_spec(name) is None:
+_LIBRARIES = ("pandas", "polars")
+_registered: set[str] = set()
+_lock = threading.Lock()
+
+
+def _register_on(name: str, module: ModuleType) -> None:
+    """Register the namespace on one imported frame library, once."""
+    with _lock:
+        if name in _registered:
+            return
+        _registered.add(name)
+    if name == "pandas":
+        module.api.extensions.register_dataframe_accessor("llmbatch")(LLMBatchAccessor)
+    else:
+        module.api.register_dataframe_namespace("llmbatch")(LLMBatchAccessor)
+        module.api.register_lazyframe_namespace("llmbatch")(LLMBatchAccessor)
+
+
+class _RegisteringLoader:
+    """Runs a frame library's own loader, then registers on it and steps aside."""
+
+    def __init__(self, loader: Loader, name: str) -> None:
+        self._loader, self._name = loader, name
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The module keeps its real loader (importlib.resources, pkgutil and reload use it).
+        module.__loader__ = self._loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        self._loader.exec_module(module)
+        _register_on(self._name, module)
+        _step_aside()
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._loader, attr)
+
+
+class _RegisterOnImport:
+    """Finds pandas and polars like the finders after it, wrapping the loader it returns."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname not in _LIBRARIES or fullname in _registered:
             return None
-        return importlib.import_module(name)
-    except (ImportError, ValueError):
+        for finder in [f for f in sys.meta_path if f is not self]:
+            find = getattr(finder, "find_spec", None)
+            spec: ModuleSpec | None = find(fullname, path, target) if find is not None else None
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    # duck-typed: subclassing importlib.abc.Loader costs 60 ms of imports
+                    spec.loader = cast("Loader", _RegisteringLoader(spec.loader, fullname))
+                return spec
         return None
 
 
+_HOOK = _RegisterOnImport()
+
+
+def _step_aside() -> None:
+    """Remove the import hook once every library holds the namespace."""
+    if _registered.issuperset(_LIBRARIES) and _HOOK in sys.meta_path:
+        sys.meta_path.remove(_HOOK)
+
+
 def register() -> None:
-    """Register `.llmbatch` on every installed frame library (never imports a missing one)."""
-    pd = _import("pandas")
-    if pd is not None:
-        pd.api.extensions.register_dataframe_accessor("llmbatch")(LLMBatchAccessor)
-    pl = _import("polars")
-    if pl is not None:
-        pl.api.register_dataframe_namespace("llmbatch")(LLMBatchAccessor)
-        pl.api.register_lazyframe_namespace("llmbatch")(LLMBatchAccessor)
+    """Register `.llmbatch` on pandas and polars without importing either.
+
+    A library already imported gets it now; the others right after their first import, through
+    a `sys.meta_path` hook that removes itself once both are done. A library that is not
+    installed is never imported.
+    """
+    for name in _LIBRARIES:
+        module = sys.modules.get(name)
+        if module is not None:
+            _register_on(name, module)
+    if not _registered.issuperset(_LIBRARIES) and _HOOK not in sys.meta_path:
+        sys.meta_path.insert(0, _HOOK)

@@ -7,13 +7,22 @@ fake model. See docs/emulator.md.
 
     with llmbatch.emulator.serve() as emu:
         client = openai.OpenAI(api_key="test", base_url=emu.openai_base_url)
+
+The HTTP server needs the `emulator` extra (`pip install 'llmbatch[emulator]'`): without it,
+`serve`, `Emulator` and the command refuse with an ImportError that names the extra.
 """
 
 from __future__ import annotations
 
-from llmbatch.emulator._cli import main
+from typing import TYPE_CHECKING, Any
+
+from llmbatch.emulator._cli import main, require_server
 from llmbatch.emulator.config import ConfigError, EmulatorConfig, FaultRule
-from llmbatch.emulator.server import Emulator, NotLoopbackError, serve
+
+if TYPE_CHECKING:
+    from llmbatch.emulator.server import Emulator, NotLoopbackError, serve
+
+_SERVER_NAMES = ("Emulator", "NotLoopbackError", "serve")
 
 __all__ = [
     "ConfigError",
@@ -24,3 +33,14 @@ __all__ = [
     "main",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The server's names, imported on first use once the extra is known to be there."""
+    if name not in _SERVER_NAMES:
+        msg = f"module 'llmbatch.emulator' has no attribute {name!r}"
+        raise AttributeError(msg)
+    require_server()
+    from llmbatch.emulator import server
+
+    return getattr(server, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -10,10 +11,12 @@ from typing import Any, TextIO
 
 import orjson
 
-from llmbatch.emulator.app import EmulatorApp
 from llmbatch.emulator.backend import Backend
 from llmbatch.emulator.config import ConfigError, EmulatorConfig, FaultRule
-from llmbatch.emulator.server import NotLoopbackError, bind, make_server
+
+# The HTTP server is the `emulator` extra; its modules are imported only to serve.
+EXTRA = "starlette, uvicorn and python-multipart"
+_SERVER_MODULES = (("starlette",), ("uvicorn",), ("python_multipart", "multipart"))
 
 _FLOAT_KNOBS = (
     "validating_seconds",
@@ -34,6 +37,30 @@ _INT_KNOBS = (
     "anthropic_not_found_reads",
 )
 _BOOL_KNOBS = ("openai_empty_file_ids", "openai_expired_error_lines")
+
+
+def require_server() -> None:
+    """Refuse to serve, naming the extra, when the server packages are not installed.
+
+    Raises:
+        ImportError: starlette, uvicorn or python-multipart cannot be imported.
+    """
+    for names in _SERVER_MODULES:
+        failure: ImportError | None = None
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                failure = failure or exc
+            else:
+                failure = None
+                break
+        if failure is not None:
+            msg = (
+                f"the llmbatch emulator needs {EXTRA}, which are not all installed "
+                f"({failure})\nHint: pip install 'llmbatch[emulator]'."
+            )
+            raise ImportError(msg, name=names[0]) from failure
 
 
 def _port(text: str) -> int:
@@ -113,6 +140,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the emulator in the foreground until interrupted; returns the exit code."""
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
+    try:
+        require_server()
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    from llmbatch.emulator.app import EmulatorApp
+    from llmbatch.emulator.server import NotLoopbackError, bind, make_server
+
     try:
         config = config_from_args(args)
         sock = bind(args.host, args.port)
