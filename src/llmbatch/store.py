@@ -154,7 +154,7 @@ def file_lock(path: Path) -> filelock.BaseFileLock:
     return _FolderLock(path, mode=0o600, is_singleton=True, preserve_lock_file=True)
 
 
-class _FolderLock(filelock.FileLock):  # type: ignore[misc,valid-type]
+class _FolderLock(filelock.FileLock):
     """A FileLock whose failure to open its file (a read-only folder) is a JobFolderError."""
 
     def acquire(self, *args: Any, **kwargs: Any) -> Any:

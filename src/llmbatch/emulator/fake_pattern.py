@@ -14,7 +14,7 @@ from llmbatch.emulator.fake_text import Rand
 try:
     from re import _parser as _sre  # type: ignore[attr-defined]  # Python >= 3.11
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse as _sre  # type: ignore[no-redef]
+    import sre_parse as _sre  # type: ignore[no-redef, unused-ignore]  # needed on 3.10 only
 
 _CATEGORY_SAMPLES = {
     "CATEGORY_DIGIT": "0123456789",
