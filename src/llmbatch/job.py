@@ -17,33 +17,27 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
 from tqdm.auto import tqdm
 
 from llmbatch import frames
-from llmbatch._exceptions import BatchFailedError, InputError, JobNotReady, ResultsIntegrityError
+from llmbatch._exceptions import InputError, JobNotReady
 from llmbatch._retry import RetryStats
 from llmbatch.attempts import add_attempt
 from llmbatch.claims import Claims
 from llmbatch.identity import check_frame
-from llmbatch.ids import row_of
 from llmbatch.lifecycle import Lifecycle
-from llmbatch.manifest import Manifest, Shard
+from llmbatch.manifest import Manifest
 from llmbatch.merge import merge_answers
 from llmbatch.prepare import Limits, unranges
 from llmbatch.providers import Anthropic, OpenAI, provider_from_manifest
 from llmbatch.providers.registry import make_backend
+from llmbatch.reading import check_results, failed_batch_error, read_outcomes
 from llmbatch.results import (
     ERROR_KINDS,
     RETRY_KINDS,
-    Outcome,
     Outcomes,
     answer_table,
-    batch_failure,
-    line_outcome,
-    never_ran,
     paused_gc,
-    unanswered,
     warn_truncated,
 )
 from llmbatch.state import JobState
@@ -274,21 +268,6 @@ class BatchHandle:
             shards=shards,
         )
 
-    def _raise_failed(self, outcomes: Outcomes) -> None:
-        """Raise for a batch that failed at the provider while its rows still have no answer
-        (once `retry_failed()` has answered them, the job is whole again). Latest first."""
-        for shard in sorted(self._m.shards, key=lambda s: -s.attempt):
-            if never_ran(shard) is None or shard.cancelled:
-                continue
-            rows = unranges(shard.rows)
-            if any((o := outcomes.slots[r]) and o.kind == "batch_failed" for r in rows):
-                msg = (
-                    f"shard {shard.index}: {batch_failure(shard)}\nHint: job.retry_failed() "
-                    "sends its rows again (fix the cause first if it is in the requests); "
-                    "collect(partial=True) returns the other rows now."
-                )
-                raise BatchFailedError(msg, shard=shard.index, errors=shard.errors)
-
     # -- wait / collect -------------------------------------------------------------------
     @_public
     def wait(
@@ -350,49 +329,10 @@ class BatchHandle:
 
     def outcomes(self, *, partial: bool = False) -> Outcomes:
         """Every row's outcome over all attempts (read from the downloaded results)."""
-        self._check_results(self._m)
-        return self._outcomes(self._m, partial=partial)
-
-    def _check_results(self, manifest: Manifest) -> None:
-        """A results file truncated or deleted since its download is an error, never rows
-        quietly reported as "no result returned"."""
-        for shard in manifest.shards:
-            if shard.collected:
-                self._folder.check_results(shard.index, shard.result_files)
-
-    def _outcomes(self, manifest: Manifest, *, partial: bool = False) -> Outcomes:
-        out = Outcomes(manifest.n_rows)
-        out.not_sent(unranges(manifest.skipped), "empty text, not sent")
-        for shard in sorted(manifest.shards, key=lambda s: (s.attempt, s.index)):
-            rows = list(unranges(shard.rows))
-            if not shard.collected:
-                ended = never_ran(shard)
-                if ended is not None:
-                    out.record_many(rows, ended)
-                elif partial:
-                    message = f"shard {shard.index} not finished"
-                    out.record_many(rows, Outcome(kind="missing", message=message))
-                continue
-            out.expect(rows, *unanswered(shard))
-            try:
-                self._read_shard(out, shard, manifest)
-            except (orjson.JSONDecodeError, FileNotFoundError) as exc:
-                msg = (
-                    f"the results of shard {shard.index} in the job folder are damaged or gone "
-                    f"({exc})\nHint: job.refresh_results() downloads them again."
-                )
-                raise ResultsIntegrityError(msg, shard=shard.index) from None
-        return out
-
-    def _read_shard(self, out: Outcomes, shard: Shard, manifest: Manifest) -> None:
-        for custom_id, kind, payload, error in self._backend.read(shard, self._folder):
-            row = row_of(custom_id, manifest.tag)
-            if row is None or row >= manifest.n_rows:
-                continue
-            out.record(row, line_outcome(self._reply, kind, payload, error))
-
-    def _reply(self, payload: dict[str, Any]) -> Any:
-        return self._backend.reply(self.spec.endpoint, payload)
+        check_results(self._m, self._folder)
+        return read_outcomes(
+            self._m, self._folder, self._backend, self.spec.endpoint, partial=partial
+        )
 
     @_public
     def collect(self, frame: Any = None, partial: bool = False) -> Any:
@@ -408,8 +348,9 @@ class BatchHandle:
             raise JobNotReady(f"job {self.name} has not ended yet\n{st}\nHint: call wait().", st)
         with paused_gc():
             outcomes = self.outcomes(partial=partial)
-            if not partial:
-                self._raise_failed(outcomes)
+            failed = None if partial else failed_batch_error(self._m, outcomes)
+            if failed is not None:
+                raise failed
             table = answer_table(self.spec, outcomes, self._m.options)
         suffix = self._m.options.get("suffix") or ""
         if suffix:
@@ -532,8 +473,10 @@ class BatchHandle:
     def _add_retry(self, manifest: Manifest, snapshot: Any, kinds: Sequence[str]) -> list[int]:
         """Under the job lock: the failed rows not already in flight, as a new attempt."""
         in_flight = {r for s in manifest.shards if not s.finished for r in unranges(s.rows)}
-        self._check_results(manifest)
-        outcomes = self._outcomes(manifest)
+        check_results(manifest, self._folder)
+        outcomes = read_outcomes(
+            manifest, self._folder, self._backend, self.spec.endpoint, partial=False
+        )
         answer_table(self.spec, outcomes, manifest.options)  # marks invalid_output rows
         rows = [r for r in outcomes.failed_rows(kinds) if r not in in_flight]
         if rows:

@@ -1,0 +1,92 @@
+"""A job's downloaded results read back: one outcome per row over all attempts.
+
+`job` asks for this on `collect()`, `outcomes()` and `retry_failed()`; the files are the ones
+`lifecycle` downloaded and checked, read through the provider backend's own line parser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llmbatch._exceptions import BatchFailedError, ResultsIntegrityError
+from llmbatch.ids import row_of
+from llmbatch.manifest import Manifest, Shard
+from llmbatch.prepare import unranges
+from llmbatch.providers.backend import Backend
+from llmbatch.results import Outcome, Outcomes, batch_failure, line_outcome, never_ran, unanswered
+from llmbatch.store import JobFolder
+
+__all__ = ["check_results", "failed_batch_error", "read_outcomes"]
+
+
+def check_results(manifest: Manifest, folder: JobFolder) -> None:
+    """A results file truncated or deleted since its download is an error, never rows
+    quietly reported as "no result returned"."""
+    for shard in manifest.shards:
+        if shard.collected:
+            folder.check_results(shard.index, shard.result_files)
+
+
+def read_outcomes(
+    manifest: Manifest, folder: JobFolder, backend: Backend, endpoint: str, *, partial: bool
+) -> Outcomes:
+    """Every row's outcome: answers and errors of every attempt, the latest answer winning."""
+    out = Outcomes(manifest.n_rows)
+    out.not_sent(unranges(manifest.skipped), "empty text, not sent")
+    for shard in sorted(manifest.shards, key=lambda s: (s.attempt, s.index)):
+        rows = list(unranges(shard.rows))
+        if not shard.collected:
+            ended = never_ran(shard)
+            if ended is not None:
+                out.record_many(rows, ended)
+            elif partial:
+                message = f"shard {shard.index} not finished"
+                out.record_many(rows, Outcome(kind="missing", message=message))
+            continue
+        out.expect(rows, *unanswered(shard))
+        try:
+            _read_shard(out, shard, manifest, folder, backend, endpoint)
+        except (orjson.JSONDecodeError, FileNotFoundError) as exc:
+            msg = (
+                f"the results of shard {shard.index} in the job folder are damaged or gone "
+                f"({exc})\nHint: job.refresh_results() downloads them again."
+            )
+            raise ResultsIntegrityError(msg, shard=shard.index) from None
+    return out
+
+
+def _read_shard(
+    out: Outcomes,
+    shard: Shard,
+    manifest: Manifest,
+    folder: JobFolder,
+    backend: Backend,
+    endpoint: str,
+) -> None:
+    def reply(payload: dict[str, Any]) -> Any:
+        return backend.reply(endpoint, payload)
+
+    for custom_id, kind, payload, error in backend.read(shard, folder):
+        row = row_of(custom_id, manifest.tag)
+        if row is None or row >= manifest.n_rows:
+            continue
+        out.record(row, line_outcome(reply, kind, payload, error))
+
+
+def failed_batch_error(manifest: Manifest, outcomes: Outcomes) -> BatchFailedError | None:
+    """The error for a batch that failed at the provider while its rows still have no answer
+    (once `retry_failed()` has answered them, the job is whole again). Latest first."""
+    for shard in sorted(manifest.shards, key=lambda s: -s.attempt):
+        if never_ran(shard) is None or shard.cancelled:
+            continue
+        rows = unranges(shard.rows)
+        if any((o := outcomes.slots[r]) and o.kind == "batch_failed" for r in rows):
+            msg = (
+                f"shard {shard.index}: {batch_failure(shard)}\nHint: job.retry_failed() "
+                "sends its rows again (fix the cause first if it is in the requests); "
+                "collect(partial=True) returns the other rows now."
+            )
+            return BatchFailedError(msg, shard=shard.index, errors=shard.errors)
+    return None
