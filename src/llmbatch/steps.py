@@ -17,16 +17,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
 from llmbatch import frames
 from llmbatch._exceptions import InputError
-from llmbatch._json import loads
 from llmbatch.create import JobRequest
 from llmbatch.ids import shown
 from llmbatch.job import make_backend
@@ -42,11 +39,16 @@ from llmbatch.pipeline import (
 from llmbatch.providers import Anthropic, OpenAI, resolve_provider
 from llmbatch.providers.anthropic_batch import parse_result_line
 from llmbatch.providers.openai_batch import parse_output_line
-from llmbatch.results import Outcome, Outcomes, answer_table, read_reply
+from llmbatch.step_results import (
+    OBJECT_ENDPOINT,
+    check_kind,
+    is_file,
+    json_lines,
+    parse_spec,
+    to_frame,
+)
 from llmbatch.tasks import (
-    OPENAI_ENDPOINTS,
     Reply,
-    TaskSpec,
     reply_from_anthropic,
     reply_from_openai,
 )
@@ -71,7 +73,6 @@ __all__ = [
 ]
 
 _ANTHROPIC_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # used with fullmatch: no "\n" sneaks in
-_KINDS = ("embed", "complete", "classify")
 # the verb arguments that shape a request body; any other keyword is a body parameter, checked
 # against what the endpoint documents exactly as in the verbs
 _BODY_ARGS = frozenset(
@@ -81,22 +82,11 @@ _BODY_ARGS = frozenset(
 # job options (folder, force, provider, ...): meaningless for one request file, so refused
 _JOB_ONLY = frozenset(f.name for f in dataclasses.fields(JobRequest)) - _BODY_ARGS - {"kind"}
 # the endpoint a result body came from, by its "object" (parse needs no endpoint= argument)
-_OBJECT_ENDPOINT = {
-    "chat.completion": OPENAI_ENDPOINTS["chat"],
-    "response": OPENAI_ENDPOINTS["responses"],
-    "list": OPENAI_ENDPOINTS["embeddings"],
-}
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in _KINDS:
-        msg = f"kind must be one of {list(_KINDS)}, got {kind!r}\nHint: kind='complete'."
-        raise InputError(msg)
 
 
 def _request(kind: str, provider: str, kw: dict[str, Any]) -> JobRequest:
     """The verb's arguments as a JobRequest; other keywords are body parameters, as in the verbs."""
-    _check_kind(kind)
+    check_kind(kind)
     job_only = sorted((set(kw) & _JOB_ONLY) - {"params"})
     if job_only:
         msg = f"{job_only} are job options, not request options"
@@ -206,100 +196,6 @@ def openai_cancel(batch_id: str, *, provider: OpenAI | None = None) -> dict[str,
         return client.cancel_batch(batch_id)
 
 
-def _is_file(text: str) -> bool:
-    try:
-        return Path(text).is_file()
-    except (OSError, ValueError):  # too long for a file name, a NUL byte, ...
-        return False
-
-
-def _raw(content: bytes | str | Path) -> bytes:
-    """JSONL content given as bytes, text, or a file path (a `Path`, or a str naming a file)."""
-    if isinstance(content, str):
-        if not content.strip() or content.lstrip().startswith("{"):
-            return content.encode()
-        if not _is_file(content):
-            msg = f"{content[:80]!r} is neither JSONL content nor an existing file"
-            raise InputError(msg + "\nHint: pass the content (bytes or text), or a file path.")
-        content = Path(content)
-    if isinstance(content, Path):
-        return content.read_bytes()
-    return bytes(content)
-
-
-def _lines(content: bytes | str | Path) -> Iterator[dict[str, Any]]:
-    for number, raw in enumerate(_raw(content).splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            line = loads(raw)
-        except orjson.JSONDecodeError as exc:
-            msg = f"line {number} is not JSON ({exc}): {raw[:80]!r}"
-            hint = "\nHint: pass the file content as the API returned it."
-            raise InputError(msg + hint) from None
-        if not isinstance(line, dict):
-            msg = f"line {number} is not a JSON object: {raw[:80]!r}"
-            raise InputError(msg + "\nHint: each line is one result object.")
-        yield line
-
-
-def _to_frame(
-    spec: TaskSpec,
-    lines: Iterable[tuple[str, str, Any, Any]],
-    reply: Any,
-    library: str,
-    options: dict[str, Any],
-) -> Any:
-    order: dict[str, int] = {}
-    results: list[tuple[int, Outcome]] = []
-    for custom_id, kind, payload, message in lines:
-        row = order.setdefault(custom_id, len(order))
-        if kind == "succeeded" and payload is not None:
-            results.append((row, read_reply(reply, payload)))
-        else:
-            results.append((row, Outcome(kind=kind, message=message)))  # type: ignore[arg-type]
-    outcomes = Outcomes(len(order))
-    for row, outcome in results:
-        outcomes.record(row, outcome)
-    table = answer_table(spec, outcomes, options)
-    if "custom_id" in table.column_names:
-        msg = "an answer column is named 'custom_id', the key column of this frame"
-        raise InputError(msg + "\nHint: rename that schema property (or label_column=).")
-    table = table.add_column(0, "custom_id", pa.array(list(order), type=pa.string()))
-    return frames.from_arrow(table, library)
-
-
-def _parse_spec(
-    kind: str,
-    provider: str,
-    schema: Any,
-    endpoint: str | None,
-    label_column: str,
-    library: str,
-    relax: bool = False,
-) -> TaskSpec:
-    """What parsing needs of the task (checked before any download, like `library`).
-
-    `relax` must match the prepare call: answers are validated against the schema as sent.
-    """
-    _check_kind(kind)
-    frames.check_library(library)
-    spec = task_spec(
-        JobRequest(
-            kind=kind,
-            provider=provider,
-            schema=schema,
-            label_column=label_column,
-            model="any",
-            relax=relax,
-        ),
-        provider,
-    )
-    if endpoint:
-        spec.endpoint = endpoint
-    return spec
-
-
 def openai_parse(
     content: bytes | str | Path,
     *,
@@ -319,14 +215,14 @@ def openai_parse(
     Example:
         >>> df = openai_parse(openai_file_content(batch["output_file_id"]), kind="embed")
     """
-    spec = _parse_spec(kind, "openai", schema, endpoint, label_column, library, relax)
-    lines = (parse_output_line(d) for d in _lines(content))
+    spec = parse_spec(kind, "openai", schema, endpoint, label_column, library, relax)
+    parsed = (parse_output_line(d) for d in json_lines(content))
 
     def reply(body: dict[str, Any]) -> Reply:
-        read_as = endpoint or _OBJECT_ENDPOINT.get(str(body.get("object")), spec.endpoint)
+        read_as = endpoint or OBJECT_ENDPOINT.get(str(body.get("object")), spec.endpoint)
         return reply_from_openai(read_as, body)
 
-    return _to_frame(spec, lines, reply, library, {"wide": wide})
+    return to_frame(spec, parsed, reply, library, {"wide": wide})
 
 
 # -- Anthropic ------------------------------------------------------------------------------
@@ -392,7 +288,7 @@ def anthropic_delete(batch_id: str, *, provider: Anthropic | None = None) -> dic
 def _is_batch_id(text: str) -> bool:
     """A str that is neither JSONL content nor an existing file is taken as a batch id."""
     stripped = text.strip()
-    return bool(stripped) and not stripped.startswith("{") and not _is_file(text)
+    return bool(stripped) and not stripped.startswith("{") and not is_file(text)
 
 
 def anthropic_results(
@@ -412,10 +308,10 @@ def anthropic_results(
     Example:
         >>> df = anthropic_results(batch["id"], kind="classify", schema=["yes", "no"])
     """
-    spec = _parse_spec(kind, "anthropic", schema, None, label_column, library, relax)
+    spec = parse_spec(kind, "anthropic", schema, None, label_column, library, relax)
     content = batch_id_or_content
     if isinstance(content, str) and _is_batch_id(content):
         with _anthropic(provider) as client:
             content = client.results(content)
-    lines = (parse_result_line(d) for d in _lines(content))
-    return _to_frame(spec, lines, reply_from_anthropic, library, {})
+    parsed = (parse_result_line(d) for d in json_lines(content))
+    return to_frame(spec, parsed, reply_from_anthropic, library, {})
