@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from llmbatch._exceptions import NotFoundError, ProviderError
 from llmbatch.manifest import TERMINAL, Observation, Shard, Status
@@ -26,19 +26,9 @@ OPENAI_LIMITS = Limits(
     max_requests=50_000, max_bytes=200 * 1024 * 1024, max_embedding_inputs=50_000
 )
 META_KEY = "llmbatch_shard"
-# OpenAI's batch statuses, spelt as ours (`Status`) already; any other is read as running
-_STATUSES = frozenset(
-    {
-        "validating",
-        "in_progress",
-        "finalizing",
-        "cancelling",
-        "completed",
-        "failed",
-        "expired",
-        "cancelled",
-    }
-)
+# OpenAI's batch statuses, spelt as ours (`Status`) already, less our own two; any other is
+# read as running
+_STATUSES = frozenset(get_args(Status)) - {"pending", "waiting_for_quota"}
 _LINE_KINDS = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 # how far back (seconds) to list batches when looking for one whose create answer was lost
 _LOOKBACK = 3600
