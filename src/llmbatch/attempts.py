@@ -12,12 +12,14 @@ from typing import Any
 from llmbatch import frames
 from llmbatch.manifest import Manifest
 from llmbatch.pipeline import frame_texts
-from llmbatch.prepare import write_shards
+from llmbatch.prepare import unranges, write_shards
 from llmbatch.providers.backend import Backend
+from llmbatch.reading import check_results, read_outcomes
+from llmbatch.results import answer_table
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
 
-__all__ = ["add_attempt"]
+__all__ = ["add_attempt", "add_retry"]
 
 
 def add_attempt(
@@ -48,3 +50,23 @@ def add_attempt(
         first_index=first,
     )
     manifest.add_attempt(list(kinds), len(rows), [s.to_shard(attempt, folder.path) for s in shards])
+
+
+def add_retry(
+    folder: JobFolder,
+    manifest: Manifest,
+    snapshot: Any,
+    spec: TaskSpec,
+    backend: Backend,
+    kinds: Sequence[str],
+) -> list[int]:
+    """Under the job lock: the rows that failed with one of `kinds` and are not already in
+    flight (another process retrying them), as a new attempt; returns those rows."""
+    in_flight = {r for s in manifest.shards if not s.finished for r in unranges(s.rows)}
+    check_results(manifest, folder)
+    outcomes = read_outcomes(manifest, folder, backend, spec.endpoint, partial=False)
+    answer_table(spec, outcomes, manifest.options)  # marks invalid_output rows
+    rows = [r for r in outcomes.failed_rows(kinds) if r not in in_flight]
+    if rows:
+        add_attempt(folder, manifest, snapshot, spec, backend, rows, kinds)
+    return rows

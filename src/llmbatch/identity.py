@@ -19,8 +19,9 @@ from llmbatch._exceptions import InputError
 from llmbatch.manifest import Manifest
 from llmbatch.pipeline import build_texts, placeholders
 from llmbatch.prepare import unranges
+from llmbatch.store import JobFolder
 
-__all__ = ["check_frame", "ids_digest", "texts_digest"]
+__all__ = ["JobFrame", "check_frame", "ids_digest", "texts_digest"]
 
 
 def ids_digest(ids: list[Any] | None) -> str:
@@ -76,3 +77,50 @@ def _digest_problem(
     if texts_digest(texts, sent) != manifest.identity.get("texts"):
         return "its texts differ"
     return None
+
+
+class JobFrame:
+    """Where the frame a job was made from comes from: its snapshot in the job folder, else a
+    frame the user gave (`load(frame=)`, `collect(frame=)`), checked once to be that frame."""
+
+    def __init__(self, folder: JobFolder, given: Any = None) -> None:
+        self.folder, self.given = folder, given
+        self.checked = True  # False: `given` came from load() and is not checked yet
+
+    def snapshot(self, manifest: Manifest, frame: Any = None) -> Any:
+        """The snapshot, else the frame given to load(), else `frame` (each checked)."""
+        for name in ("frame.parquet", "frame.partial.parquet"):
+            path = self.folder.path / name
+            if path.exists():
+                return frames.read_snapshot(path, manifest.frame_library)
+        if self.given is not None:
+            return self._given(manifest)
+        if frame is not None:
+            check_frame(manifest, frame)
+            return frames.to_native_frame(frame)
+        msg = (
+            f"job {manifest.name} has no frame snapshot (frame.parquet is gone from "
+            f"{str(self.folder.path)!r})\nHint: pass the frame the job was made from: "
+            "llmbatch.load(path, frame=df), or collect(frame=df)."
+        )
+        raise InputError(msg)
+
+    def own(self, manifest: Manifest) -> Any:
+        """The whole frame to attach answers to (all its columns, not only id and text)."""
+        if self.given is not None:
+            return self._given(manifest)
+        if manifest.snapshot != "full":
+            msg = (
+                f"job {manifest.name} could store only its id/text columns (some columns were "
+                "not parquet-compatible)\nHint: pass the original frame: collect(frame=df), or "
+                "llmbatch.load(path, frame=df)."
+            )
+            raise InputError(msg)
+        self.given = self.snapshot(manifest)
+        return self.given
+
+    def _given(self, manifest: Manifest) -> Any:
+        if not self.checked:
+            check_frame(manifest, self.given)
+            self.checked = True
+        return frames.to_native_frame(self.given)

@@ -13,22 +13,21 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
-from llmbatch import frames
 from llmbatch._exceptions import InputError, JobNotReady
 from llmbatch._retry import RetryStats
-from llmbatch.attempts import add_attempt
+from llmbatch.attempts import add_retry
 from llmbatch.claims import Claims
-from llmbatch.identity import check_frame
+from llmbatch.identity import JobFrame
 from llmbatch.lifecycle import Lifecycle
 from llmbatch.manifest import Manifest
 from llmbatch.merge import merge_answers
-from llmbatch.prepare import Limits, unranges
+from llmbatch.prepare import Limits
 from llmbatch.providers import Anthropic, OpenAI, provider_from_manifest
 from llmbatch.providers.registry import make_backend
 from llmbatch.reading import check_results, failed_batch_error, read_outcomes
@@ -104,7 +103,7 @@ class BatchHandle:
         self._m = manifest if isinstance(manifest, Manifest) else Manifest.from_dict(manifest)
         self._state = JobState(folder, on_save=self._add_http_counts)
         self._config = provider or provider_from_manifest(self._m.provider)
-        self._frame = frame
+        self._frames = JobFrame(folder, frame)  # the frame the job was made from
         self._depth = 0
         self._resubmit_quota = True
         self._flushed = RetryStats()
@@ -132,7 +131,7 @@ class BatchHandle:
                 saved["max_requests"], saved["max_bytes"], saved.get("max_embedding_inputs")
             )
         handle = cls(folder, manifest, provider=provider, frame=frame, limits=limits)
-        handle._frame_checked = frame is None
+        handle._frames.checked = frame is None  # a frame given to load() is checked once
         return handle
 
     def _refresh(self) -> Manifest:
@@ -355,54 +354,15 @@ class BatchHandle:
         suffix = self._m.options.get("suffix") or ""
         if suffix:
             table = table.rename_columns([c + suffix for c in table.column_names])
-        job_frame = self._own_frame if frame is None else functools.partial(self._snapshot, frame)
+        job_frame = functools.partial(self._frames.own, self._m)
+        if frame is not None:
+            job_frame = functools.partial(self._frames.snapshot, self._m, frame)
         id_column, n = self._m.columns["id"], self.n_rows
         merged = merge_answers(
             table, frame, job_frame, id_column=id_column, n_rows=n, suffix=suffix
         )
         warn_truncated(outcomes, self.name)
         return merged
-
-    _frame_checked = True  # False: a frame given to load() not yet checked against the job
-
-    def _snapshot(self, frame: Any = None) -> Any:
-        """The frame the job was made from: its snapshot in the folder, else the frame given
-        to `load(frame=)` or, failing that, to `collect(frame=)`, once checked to be that one."""
-        for name in ("frame.parquet", "frame.partial.parquet"):
-            path = self._folder.path / name
-            if path.exists():
-                return frames.read_snapshot(path, self._m.frame_library)
-        if self._frame is not None:
-            return self._given_frame()
-        if frame is not None:
-            check_frame(self._m, frame)
-            return frames.to_native_frame(frame)
-        msg = (
-            f"job {self.name} has no frame snapshot (frame.parquet is gone from "
-            f"{str(self.path)!r})\nHint: pass the frame the job was made from: "
-            "llmbatch.load(path, frame=df), or collect(frame=df)."
-        )
-        raise InputError(msg)
-
-    def _given_frame(self) -> Any:
-        """The frame given at load() (or at creation), checked once against the job's identity."""
-        if not self._frame_checked:
-            check_frame(self._m, self._frame)
-            self._frame_checked = True
-        return frames.to_native_frame(self._frame)
-
-    def _own_frame(self) -> Any:
-        if self._frame is not None:
-            return self._given_frame()
-        if self._m.snapshot != "full":
-            msg = (
-                f"job {self.name} could store only its id/text columns (some columns were not "
-                "parquet-compatible)\nHint: pass the original frame: collect(frame=df), or "
-                "llmbatch.load(path, frame=df)."
-            )
-            raise InputError(msg)
-        self._frame = self._snapshot()
-        return self._frame
 
     # -- cancel / cleanup / save / retry ---------------------------------------------------
     @_public
@@ -462,23 +422,12 @@ class BatchHandle:
         st = self.status(refresh=False)
         if any(not s.finished for s in self._m.shards if s.attempt == 0):
             raise JobNotReady(f"job {self.name} has not ended yet\nHint: wait() first.", st)
-        snapshot = self._snapshot()
-        self._m, rows = self._state.update(lambda m: self._add_retry(m, snapshot, kinds))
+        snapshot = self._frames.snapshot(self._m)
+        self._m, rows = self._state.update(
+            lambda m: add_retry(self._folder, m, snapshot, self.spec, self._backend, kinds)
+        )
         if rows:
             self.submit()
         else:
             log.info("job %s: no failed rows of kinds %s to send", self.name, list(kinds))
         return self
-
-    def _add_retry(self, manifest: Manifest, snapshot: Any, kinds: Sequence[str]) -> list[int]:
-        """Under the job lock: the failed rows not already in flight, as a new attempt."""
-        in_flight = {r for s in manifest.shards if not s.finished for r in unranges(s.rows)}
-        check_results(manifest, self._folder)
-        outcomes = read_outcomes(
-            manifest, self._folder, self._backend, self.spec.endpoint, partial=False
-        )
-        answer_table(self.spec, outcomes, manifest.options)  # marks invalid_output rows
-        rows = [r for r in outcomes.failed_rows(kinds) if r not in in_flight]
-        if rows:
-            add_attempt(self._folder, manifest, snapshot, self.spec, self._backend, rows, kinds)
-        return rows
