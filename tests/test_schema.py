@@ -522,6 +522,7 @@ def test_repeated_calls_return_fresh_dicts() -> None:
         "llmbatch._schema_strict",
         "llmbatch._schema_columns",
         "llmbatch._schema_validate",
+        "llmbatch._schema_builders",
     ],
 )
 def test_docstring_examples_run(module: str) -> None:

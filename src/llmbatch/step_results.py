@@ -18,16 +18,11 @@ from llmbatch._exceptions import InputError
 from llmbatch._json import loads
 from llmbatch.pipeline import JobRequest, task_spec
 from llmbatch.results import Outcome, Outcomes, answer_table, line_outcome
-from llmbatch.tasks import OPENAI_ENDPOINTS, TaskSpec
+from llmbatch.tasks import TaskSpec
 
-__all__ = ["OBJECT_ENDPOINT", "check_kind", "is_file", "json_lines", "parse_spec", "to_frame"]
+__all__ = ["check_kind", "is_file", "json_lines", "parse_spec", "to_frame"]
 
 KINDS = ("embed", "complete", "classify")
-OBJECT_ENDPOINT = {
-    "chat.completion": OPENAI_ENDPOINTS["chat"],
-    "response": OPENAI_ENDPOINTS["responses"],
-    "list": OPENAI_ENDPOINTS["embeddings"],
-}
 
 
 def check_kind(kind: str) -> None:

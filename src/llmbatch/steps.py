@@ -40,7 +40,6 @@ from llmbatch.providers import Anthropic, OpenAI, resolve_provider
 from llmbatch.providers.anthropic_batch import parse_result_line
 from llmbatch.providers.openai_batch import parse_output_line
 from llmbatch.step_results import (
-    OBJECT_ENDPOINT,
     check_kind,
     is_file,
     json_lines,
@@ -210,7 +209,8 @@ def openai_parse(
     """Parse output/error file content (or both concatenated) into a frame keyed by `custom_id`.
 
     `content` is bytes, text, or a file path. Each answer is read by its own `object`
-    (`chat.completion`, `response`, embeddings `list`) unless `endpoint=` forces one.
+    (`chat.completion`, `response`, `text_completion`, embeddings `list`); `endpoint=` (default:
+    the kind's) decides for an answer without one.
 
     Example:
         >>> df = openai_parse(openai_file_content(batch["output_file_id"]), kind="embed")
@@ -219,8 +219,7 @@ def openai_parse(
     parsed = (parse_output_line(d) for d in json_lines(content))
 
     def reply(body: dict[str, Any]) -> Reply:
-        read_as = endpoint or OBJECT_ENDPOINT.get(str(body.get("object")), spec.endpoint)
-        return reply_from_openai(read_as, body)
+        return reply_from_openai(spec.endpoint, body)  # a known `object` in the body decides
 
     return to_frame(spec, parsed, reply, library, {"wide": wide})
 
