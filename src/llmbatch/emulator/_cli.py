@@ -35,6 +35,7 @@ _INT_KNOBS = (
     "anthropic_max_requests",
     "anthropic_max_bytes",
     "anthropic_not_found_reads",
+    "realtime_rpm",
 )
 _BOOL_KNOBS = ("openai_empty_file_ids", "openai_expired_error_lines")
 

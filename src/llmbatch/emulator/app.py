@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from llmbatch.emulator import anthropic_routes, control, ids, openai_routes
+from llmbatch.emulator import anthropic_routes, control, ids, openai_routes, realtime_routes
 from llmbatch.emulator.backend import Backend
 from llmbatch.emulator.catalog import ANTHROPIC_VERSIONS
 from llmbatch.emulator.config import DAMAGE_KINDS, FaultRule
@@ -77,7 +77,8 @@ class EmulatorApp:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.api = _Table([*openai_routes.ROUTES, *anthropic_routes.ROUTES])
+        routes = [*openai_routes.ROUTES, *anthropic_routes.ROUTES, *realtime_routes.ROUTES]
+        self.api = _Table(routes)
         self.control = _Table(control.ROUTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,7 +115,7 @@ class EmulatorApp:
         if rule is not None and rule.kind == "slow":
             await asyncio.sleep(rule.delay)
         request_id = _request_id(provider)
-        call = Call(self.backend, request, params, provider, request_id)
+        call = Call(self.backend, request, params, provider, request_id, entry)
         response = await self._answer(call, route, rule)
         if rule is not None and rule.kind in DAMAGE_KINDS:
             response = await damage(response, rule.kind)  # state has changed; the answer is bad

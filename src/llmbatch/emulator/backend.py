@@ -20,6 +20,7 @@ from llmbatch.emulator.clock import Clock
 from llmbatch.emulator.config import EmulatorConfig, FaultRule
 from llmbatch.emulator.faults import FaultSet, route_matches
 from llmbatch.emulator.openai_state import OpenAIState
+from llmbatch.emulator.realtime_state import RealtimeState
 
 
 class Backend:
@@ -34,6 +35,7 @@ class Backend:
         self.clock = Clock()
         self.openai = OpenAIState(self.root)
         self.anthropic = AnthropicState()
+        self.realtime = RealtimeState()
         self._config = self.initial_config
         self.faults = FaultSet(self._config.faults, self._config.seed)
         self.calls: Counter[str] = Counter()
@@ -79,6 +81,7 @@ class Backend:
         with self.lock:
             self.openai.clear()
             self.anthropic.clear()
+            self.realtime.clear()
             self._config = self.initial_config
             self.faults = FaultSet(self._config.faults, self._config.seed)
             self.calls.clear()

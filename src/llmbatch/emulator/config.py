@@ -112,6 +112,10 @@ class EmulatorConfig:
     before an Anthropic batch starts), `requests_per_second` (None = all at once),
     `finalizing_seconds` after the last request, `cancel_seconds` spent cancelling,
     `completion_window_seconds` before a batch expires (real: 86400).
+
+    Realtime calls (`POST /v1/chat/completions`, `/v1/messages`, ...): `realtime_rpm` requests
+    per minute per provider over a sliding 60 s window of the emulator clock (None = no limit);
+    `request_error_rate` / `request_error_type` apply to them too.
     """
 
     api_key: str | None = None
@@ -123,6 +127,7 @@ class EmulatorConfig:
     completion_window_seconds: float = 86400.0
     request_error_rate: float = 0.0
     request_error_type: str = "api_error"
+    realtime_rpm: int | None = None
     enqueued_token_limit: int | Mapping[str, int] | None = None
     openai_max_requests: int = 50_000
     openai_max_bytes: int = 200 * 1024 * 1024

@@ -145,6 +145,7 @@ CONFIG_RULES: dict[str, Rule] = {
     "completion_window_seconds": Rule(float, low=0, above=True),
     "request_error_rate": Rule(float, low=0, high=1),
     "request_error_type": Rule(str, choices=REQUEST_ERROR_TYPES),
+    "realtime_rpm": Rule(int, low=1, nullable=True),
     "enqueued_token_limit": _TOKENS,
     "openai_max_requests": _COUNT,
     "openai_max_bytes": _COUNT,

@@ -6,7 +6,10 @@ Two levels:
   the calls that match its route, and its `calls` / `every` / `rate` say which of those fail.
   The first rule that fires wins.
 - Per-request errors (`request_fails`): single lines of a batch fail inside an otherwise
-  healthy batch (OpenAI error-file lines, Anthropic `errored` results).
+  healthy batch (OpenAI error-file lines, Anthropic `errored` results), and single realtime
+  calls answer with that error as their HTTP status (`realtime_error_reply`).
+
+`rate_limit_reply` is the 429 of both a "429" fault and the `realtime_rpm` window.
 """
 
 from __future__ import annotations
@@ -84,24 +87,44 @@ class FaultSet:
 def fault_reply(rule: FaultRule, provider: str) -> tuple[int, dict[str, str], dict[str, Any]]:
     """(status, headers, body) for an HTTP-status fault ("429", "500", "503", "529")."""
     status = int(rule.kind)
-    headers: dict[str, str] = {}
-    if status in (429, 503, 529):
-        headers["retry-after"] = str(max(1, math.ceil(rule.retry_after)))
-        headers["retry-after-ms"] = str(round(rule.retry_after * 1000))
     if status == 429:
-        headers.update(ratelimit_headers(provider, rule.retry_after, exhausted=True))
+        return rate_limit_reply(provider, rule.retry_after)
+    headers = retry_headers(rule.retry_after) if status in (503, 529) else {}
     if provider == "anthropic":
         return status, headers, _anthropic_fault_body(status)
-    return status, headers, _openai_fault_body(status, rule.retry_after)
+    return status, headers, _openai_fault_body(status)
 
 
-def _openai_fault_body(status: int, wait: float) -> dict[str, Any]:
-    if status == 429:
-        message = (
-            "Rate limit reached for requests in organization org-emulator on requests per min "
-            f"(RPM): Limit 60, Used 60, Requested 1. Please try again in {wait:g}s."
-        )
-        return openai_error(message, "requests", None, "rate_limit_exceeded")
+def rate_limit_reply(
+    provider: str, wait: float, limit: int | None = None
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """(429, headers, body) of a request-rate limit: `retry-after` (`wait` seconds), the
+    rate-limit headers saying nothing is left, and the provider's error body.
+
+    `limit` is the requests-per-minute budget the message and headers name (None: the
+    plausible defaults the fault path uses).
+    """
+    headers = retry_headers(wait)
+    headers.update(ratelimit_headers(provider, wait, exhausted=True, limit=limit))
+    if provider == "anthropic":
+        return 429, headers, _anthropic_fault_body(429)
+    return 429, headers, _openai_rate_body(wait, 60 if limit is None else limit)
+
+
+def retry_headers(wait: float) -> dict[str, str]:
+    """`retry-after` (whole seconds, rounded up, at least 1) and `retry-after-ms`."""
+    return {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(round(wait * 1000))}
+
+
+def _openai_rate_body(wait: float, limit: int) -> dict[str, Any]:
+    message = (
+        "Rate limit reached for requests in organization org-emulator on requests per min "
+        f"(RPM): Limit {limit}, Used {limit}, Requested 1. Please try again in {wait:g}s."
+    )
+    return openai_error(message, "requests", None, "rate_limit_exceeded")
+
+
+def _openai_fault_body(status: int) -> dict[str, Any]:
     if status == 503:
         message = "The server is overloaded or not ready yet."
         return openai_error(message, "server_error", None, None)
@@ -122,25 +145,28 @@ def _anthropic_fault_body(status: int) -> dict[str, Any]:
     return anthropic_error("api_error", "Internal server error")
 
 
-def ratelimit_headers(provider: str, wait: float, *, exhausted: bool) -> dict[str, str]:
+def ratelimit_headers(
+    provider: str, wait: float, *, exhausted: bool, limit: int | None = None
+) -> dict[str, str]:
     """Plausible rate-limit headers: every answer carries them, a 429 with nothing left.
 
     OpenAI: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`; Anthropic:
     `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}`
-    (reset as RFC 3339).
+    (reset as RFC 3339). `limit` replaces the requests limit (the `realtime_rpm` budget).
     """
     if provider == "anthropic":
         reset = datetime.now(timezone.utc) + timedelta(seconds=wait)
         stamp = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
         headers = {}
-        for kind, limit in _ANTHROPIC_LIMITS.items():
+        limits = {**_ANTHROPIC_LIMITS, **({} if limit is None else {"requests": limit})}
+        for kind, most in limits.items():
             prefix = f"anthropic-ratelimit-{kind}"
-            headers[f"{prefix}-limit"] = str(limit)
-            headers[f"{prefix}-remaining"] = "0" if exhausted else str(limit - 1)
+            headers[f"{prefix}-limit"] = str(most)
+            headers[f"{prefix}-remaining"] = "0" if exhausted else str(most - 1)
             headers[f"{prefix}-reset"] = stamp
         return headers
     return {
-        "x-ratelimit-limit-requests": "60" if exhausted else "5000",
+        "x-ratelimit-limit-requests": str(limit or 60) if exhausted else "5000",
         "x-ratelimit-limit-tokens": "2000000",
         "x-ratelimit-remaining-requests": "0" if exhausted else "4999",
         "x-ratelimit-remaining-tokens": "2000000",
@@ -193,3 +219,30 @@ def openai_line_error(kind: str) -> tuple[int, dict[str, Any]]:
 def anthropic_line_error(kind: str) -> dict[str, Any]:
     """The `error` of an injected `errored` Anthropic result."""
     return anthropic_error(kind, _ANTHROPIC_LINE_ERRORS[kind])
+
+
+# The HTTP status of an injected error on a realtime call, per provider and error type.
+_REALTIME_STATUS = {
+    "openai": {k: v[0] for k, v in _OPENAI_LINE_ERRORS.items()},
+    "anthropic": {
+        "api_error": 500,
+        "overloaded_error": 529,
+        "rate_limit_error": 429,
+        "invalid_request_error": 400,
+    },
+}
+
+
+def realtime_error_reply(provider: str, kind: str) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """(status, headers, body) of an injected error on a realtime call (`request_error_type`).
+
+    The body is the batch line's error; 429, 503 and 529 also say `retry-after: 1`, and a 429
+    carries the exhausted rate-limit headers, as a real one does.
+    """
+    status = _REALTIME_STATUS[provider][kind]
+    headers = retry_headers(1.0) if status in (429, 503, 529) else {}
+    if status == 429:
+        headers.update(ratelimit_headers(provider, 1.0, exhausted=True))
+    if provider == "anthropic":
+        return status, headers, anthropic_line_error(kind)
+    return status, headers, openai_line_error(kind)[1]

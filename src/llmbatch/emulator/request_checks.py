@@ -43,18 +43,20 @@ def anthropic_result_error(error_type: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": inner, "request_id": None}
 
 
-def anthropic_params_error(params: Any) -> tuple[str, str] | None:
+def anthropic_params_error(params: Any, *, batch: bool = True) -> tuple[str, str] | None:
     """`(error type, message)` the API gives one batch request's `params`, or None.
 
-    Order: unknown fields, fields the Batches API refuses, the Messages rules (types,
-    required fields, schemas), the model, then its output cap.
+    Order: unknown fields, fields the Batches API refuses (only when `batch`; a realtime
+    Messages call accepts them), the Messages rules (types, required fields, schemas), the
+    model, then its output cap.
     """
     if not isinstance(params, dict):
         return None  # the create already refuses it
     for key in params:
         if key not in ANTHROPIC_PARAMS:
             return "invalid_request_error", f"{key}: Extra inputs are not permitted"
-    for key, (refused, message) in ANTHROPIC_BATCH_REFUSED.items():
+    refusals = ANTHROPIC_BATCH_REFUSED if batch else {}
+    for key, (refused, message) in refusals.items():
         given = params.get(key)
         if given is not None and (refused is None or given == refused):
             return "invalid_request_error", f"{key}: {message}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,6 +25,7 @@ class Call:
     params: dict[str, str]
     provider: str
     request_id: str
+    entry: dict[str, Any] = field(default_factory=dict)  # the call's request-log entry
 
     @property
     def base_url(self) -> str:
