@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from llmbatch.prepare import Limits
 from llmbatch.providers import provider_from_manifest, resolve_provider
 from llmbatch.providers.anthropic_batch import ANTHROPIC_LIMITS
 from llmbatch.providers.registry import PROVIDERS, make_backend
-from llmbatch.tasks import TaskSpec
+from llmbatch.tasks import WIRES, TaskSpec
 
 NAMES = sorted(PROVIDERS)
 
@@ -50,3 +51,19 @@ def test_an_openai_backend_writes_its_endpoint_into_each_line() -> None:
     assert (
         line == b'{"custom_id":"t-0","method":"POST","url":"/v1/embeddings","body":{"input":"x"}}'
     )
+
+
+def test_every_provider_has_a_wire_format_under_its_name() -> None:
+    assert set(WIRES) == set(PROVIDERS)
+    for name, entry in PROVIDERS.items():
+        assert entry.wire is WIRES[name]
+        assert entry.wire.name == name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_line_escapes_any_custom_id(name: str) -> None:
+    endpoint = "/v1/embeddings" if name == "openai" else "/v1/messages"
+    backend = make_backend(resolve_provider(name), spec(name, endpoint), "t", None)
+    odd = 'a"b\\c\u00e9\n'
+    line = orjson.loads(backend.line(odd, b'{"input":"x"}'))
+    assert line["custom_id"] == odd

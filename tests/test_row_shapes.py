@@ -20,10 +20,12 @@ import pytest
 
 from llmbatch import steps
 from llmbatch.providers.anthropic_batch import parse_result_line
+from llmbatch.providers.anthropic_wire import reply as anthropic_reply
 from llmbatch.providers.openai_batch import parse_output_line
+from llmbatch.providers.openai_wire import reply as reply_from_openai
 from llmbatch.results import Outcomes, answer_table, line_outcome, truncated_answers
 from llmbatch.schema import columns, flatten_row
-from llmbatch.tasks import TaskSpec, reply_from_anthropic, reply_from_openai
+from llmbatch.tasks import TaskSpec
 from llmbatch.typed_columns import column
 
 SCHEMA = {
@@ -270,7 +272,7 @@ def _table(provider: str, verb: str) -> tuple[Outcomes, dict[str, list[Any]]]:
             reply = lambda body: reply_from_openai("/v1/chat/completions", body)  # noqa: E731
         else:
             custom_id, kind, payload, error = parse_result_line(line)
-            reply = reply_from_anthropic
+            reply = lambda body: anthropic_reply("/v1/messages", body)  # noqa: E731
         assert custom_id == f"r{i}"
         outcomes.record(i, line_outcome(reply, kind, payload, error))
     return outcomes, answer_table(_spec(provider, verb), outcomes, {}).to_pydict()

@@ -1,6 +1,7 @@
 """One httpx client wrapper for both providers: auth headers, timeouts, retries, typed errors.
 
-Each call is retried by :mod:`llmbatch._retry` rules. Between attempts it sleeps (unless
+Each call is retried by :mod:`llmbatch._retry` rules (the decision per failed attempt:
+:mod:`llmbatch._failure`). Between attempts it sleeps (unless
 zero-wait is on), logs one INFO line to the ``llmbatch`` logger (method, path, reason, delay:
 never a header value), and sends ``x-llmbatch-retry-count`` on the next attempt.
 
@@ -30,23 +31,18 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import orjson
 
-from ._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    ProviderError,
-    status_error_class,
-)
-from ._retry import RetryPolicy, RetryStats, retry_delay, should_retry, sleep, zero_wait_active
+from ._exceptions import APIStatusError, ProviderError, status_error_class
+from ._failure import Failure, Recovered, give_up, next_delay, transport_failure
+from ._retry import RetryPolicy, RetryStats, should_retry, sleep
 from ._version import __version__
 
 __all__ = ["HTTPClient", "build_status_error", "same_origin"]
@@ -86,23 +82,6 @@ def same_origin(a: str | httpx.URL, b: str | httpx.URL) -> bool:
     return (ua.scheme, ua.host.lower(), _port(ua)) == (ub.scheme, ub.host.lower(), _port(ub))
 
 
-@dataclass
-class _Failure:
-    """One failed attempt: enough to decide on a retry and to build the error to raise."""
-
-    reason: str  # "429", "connection", "timeout"
-    headers: httpx.Headers | None
-    ambiguous: bool  # the server may have acted on the request
-    retryable: bool
-    error: ProviderError | None = None  # HTTP error answers
-    exc: httpx.HTTPError | None = None  # transport errors
-
-
-@dataclass
-class _Recovered:
-    value: Any
-
-
 class HTTPClient:
     """A retrying JSON-over-HTTP client bound to one provider's base URL and credentials.
 
@@ -139,6 +118,7 @@ class HTTPClient:
         self._parse_error = error_parser
         self._secrets = _secret_values(headers)
         self._stats = RetryStats()
+        self._count = threading.Lock()  # sync mode sends from several threads at once
         self._client = httpx.Client(
             base_url=base_url,
             headers={"user-agent": user_agent or f"llmbatch/{__version__}", **headers},
@@ -205,7 +185,7 @@ class HTTPClient:
             content = orjson.dumps(json, option=orjson.OPT_SERIALIZE_NUMPY)
             headers.setdefault("content-type", "application/json")
 
-        def attempt(timeout: httpx.Timeout, extra: dict[str, str]) -> httpx.Response | _Failure:
+        def attempt(timeout: httpx.Timeout, extra: dict[str, str]) -> httpx.Response | Failure:
             sent = {**headers, **extra}
             if files is not None or data is not None:
                 body: dict[str, Any] = {"files": files, "data": data}
@@ -214,7 +194,7 @@ class HTTPClient:
             return self._send(self._build(method, path, timeout, sent, params, **body))
 
         result = self._retrying(method, path, attempt, idempotent=idempotent, recover=recover)
-        if isinstance(result, _Recovered):
+        if isinstance(result, Recovered):
             return result.value
         if raw:
             return result.content
@@ -238,15 +218,15 @@ class HTTPClient:
         # unique per process and call: two processes downloading one file never collide
         part = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
 
-        def attempt(timeout: httpx.Timeout, extra: dict[str, str]) -> int | _Failure:
+        def attempt(timeout: httpx.Timeout, extra: dict[str, str]) -> int | Failure:
             request = self._build("GET", path, timeout, {**(headers or {}), **extra}, params)
             response = self._send(request, stream=True)
-            if isinstance(response, _Failure):
+            if isinstance(response, Failure):
                 return response
             try:
                 return _write_body(response, part)
             except httpx.TransportError as exc:
-                return self._transport_failure(exc)
+                return transport_failure(exc)
             finally:
                 response.close()
 
@@ -255,7 +235,7 @@ class HTTPClient:
         except BaseException:
             part.unlink(missing_ok=True)
             raise
-        assert isinstance(written, int)  # no recover, so never _Recovered
+        assert isinstance(written, int)  # no recover, so never Recovered
         os.replace(part, dest)
         return written
 
@@ -286,12 +266,13 @@ class HTTPClient:
             method, path, params=params, headers=headers, timeout=timeout, **body
         )
 
-    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response | _Failure:
-        self._stats.requests += 1
+    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response | Failure:
+        with self._count:
+            self._stats.requests += 1
         try:
             response = self._client.send(request, stream=stream)
         except httpx.TransportError as exc:
-            return self._transport_failure(exc)
+            return transport_failure(exc)
         if response.is_success:
             return response
         try:
@@ -302,17 +283,11 @@ class HTTPClient:
             response.close()
         return self._status_failure(response.status_code, response.headers, body)
 
-    def _transport_failure(self, exc: httpx.TransportError) -> _Failure:
-        unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-        broken = isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError))
-        reason = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
-        return _Failure(reason, None, ambiguous=not unsent, retryable=not broken, exc=exc)
-
-    def _status_failure(self, status: int, headers: httpx.Headers, body: bytes) -> _Failure:
+    def _status_failure(self, status: int, headers: httpx.Headers, body: bytes) -> Failure:
         for secret in self._secrets:
             body = body.replace(secret, _REDACTED)
         error = self._parse_error(status, headers, body)
-        return _Failure(
+        return Failure(
             str(status),
             headers,
             ambiguous=status >= 500,
@@ -326,40 +301,51 @@ class HTTPClient:
         self,
         method: str,
         path: str,
-        attempt: Callable[[httpx.Timeout, dict[str, str]], T | _Failure],
+        attempt: Callable[[httpx.Timeout, dict[str, str]], T | Failure],
         *,
         idempotent: bool,
         recover: Callable[[], Any | None] | None,
-    ) -> T | _Recovered:
+    ) -> T | Recovered:
         start = time.monotonic()
         retries = 0
         while True:
             outcome = attempt(self._attempt_timeout(start), {RETRY_COUNT_HEADER: str(retries)})
-            if not isinstance(outcome, _Failure):
+            if not isinstance(outcome, Failure):
                 return outcome
-            delay = self._next_delay(outcome, retries, start, idempotent, recover)
+            delay = next_delay(
+                self.retry,
+                outcome,
+                retries,
+                start,
+                idempotent=idempotent,
+                recoverable=recover is not None,
+            )
             if delay is not None:
                 logger.info(
                     "llmbatch: %s %s failed (%s); retry %d/%d in %.2fs",
                     *(method, httpx.URL(path).path, outcome.reason),
                     *(retries + 1, self.retry.max_retries, delay),
                 )
-                self._stats.count_retry(outcome.reason, sleep(delay))
+                waited = sleep(delay)
+                with self._count:
+                    self._stats.count_retry(outcome.reason, waited)
                 retries += 1
             if recover is not None and not idempotent and outcome.ambiguous:
                 found = self._recover(recover)  # after the wait: give the server time to list it
                 if found is not None:
                     return found
             if delay is None:
-                raise self._give_up(outcome, method, path, retries + 1, idempotent)
+                where = f"{method} {httpx.URL(self.base_url).host}{httpx.URL(path).path}"
+                raise give_up(outcome, where, retries + 1, idempotent=idempotent)
 
-    def _recover(self, recover: Callable[[], Any | None]) -> _Recovered | None:
+    def _recover(self, recover: Callable[[], Any | None]) -> Recovered | None:
         found = recover()
         if found is None:
             return None
-        self._stats.recovered += 1
+        with self._count:
+            self._stats.recovered += 1
         logger.info("llmbatch: found what a failed attempt created; not sending it again")
-        return _Recovered(found)
+        return Recovered(found)
 
     def _attempt_timeout(self, start: float) -> httpx.Timeout:
         read, connect = self._timeout, self._connect_timeout
@@ -367,44 +353,6 @@ class HTTPClient:
             remaining = max(self.retry.deadline - (time.monotonic() - start), 0.001)
             read, connect = min(read, remaining), min(connect, remaining)
         return httpx.Timeout(read, connect=connect)
-
-    def _next_delay(
-        self,
-        failure: _Failure,
-        retries: int,
-        start: float,
-        idempotent: bool,
-        recover: Callable[[], Any | None] | None,
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or None to stop."""
-        if not failure.retryable or retries >= self.retry.max_retries:
-            return None
-        if not idempotent and failure.ambiguous and recover is None:
-            return None
-        delay = retry_delay(self.retry, retries, failure.headers)
-        if delay is None or self.retry.deadline is None:
-            return delay
-        waited = 0.0 if zero_wait_active() else delay
-        if time.monotonic() - start + waited >= self.retry.deadline:
-            return None
-        return delay
-
-    def _give_up(
-        self, failure: _Failure, method: str, path: str, attempts: int, idempotent: bool
-    ) -> ProviderError:
-        if failure.error is not None:
-            return failure.error
-        exc = failure.exc
-        where = f"{method} {httpx.URL(self.base_url).host}{httpx.URL(path).path}"
-        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        msg = f"{where} failed after {attempts} attempt(s): {what}"
-        if not idempotent and failure.ambiguous:
-            msg += "\nHint: the request may have reached the provider; check before re-sending."
-        cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-        error = cls(msg)
-        error.__cause__ = exc  # as `raise error from exc` would
-        error.__suppress_context__ = True
-        return error
 
     def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
         body = response.content

@@ -14,7 +14,7 @@ import string
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 import orjson
 
@@ -24,13 +24,15 @@ from llmbatch._exceptions import ConfigError, InputError
 from llmbatch.ids import check_ids, is_missing, shown
 from llmbatch.prepare import Limits
 from llmbatch.tasks import (
-    DEFAULT_MODELS,
-    OPENAI_ENDPOINTS,
+    Kind,
     TaskSpec,
     body_template,
     check_params,
     render,
+    wire_for,
+    wire_schema,
 )
+from llmbatch.wire import Structured, Wire
 
 __all__ = [
     "JobRequest",
@@ -87,6 +89,9 @@ class JobRequest:
     params: dict[str, Any] | None = None
     relax: bool = False
     extra_body: dict[str, Any] | None = None
+    mode: str = "batch"
+    concurrency: int | None = None
+    requests_per_minute: float | None = None
 
 
 @dataclass
@@ -126,6 +131,13 @@ def check_request(req: JobRequest) -> None:
     if req.folder is not None and not isinstance(req.folder, str | os.PathLike):
         msg = f"folder= must be a path, got {type(req.folder).__name__}"
         raise ConfigError(msg + "\nHint: e.g. folder='jobs' or a pathlib.Path.")
+    if req.mode not in ("batch", "sync"):
+        msg = f"mode must be 'batch' or 'sync', got {req.mode!r}"
+        raise ConfigError(msg + "\nHint: 'sync' for a few rows while developing, else 'batch'.")
+    paced = [n for n in ("concurrency", "requests_per_minute") if getattr(req, n) is not None]
+    if paced and req.mode != "sync":
+        msg = f"{paced[0]}= applies to mode='sync' only (a batch is paced by the provider)"
+        raise ConfigError(msg + f"\nHint: pass mode='sync', or drop {paced[0]}=.")
     if req.limits is not None and not isinstance(req.limits, Limits):
         msg = f"limits= must be an llmbatch Limits, got {type(req.limits).__name__}"
         raise ConfigError(msg + "\nHint: leave it out; the provider's limits are the default.")
@@ -147,60 +159,47 @@ def text_columns(req: JobRequest) -> list[str]:
 
 def task_spec(req: JobRequest, provider_name: str) -> TaskSpec:
     """What each request asks, checked for `provider_name` (no frame, no network)."""
+    wire = wire_for(provider_name)
+    endpoint = wire.endpoint(req.kind, req.api)  # refuses a verb the provider lacks
     spec = TaskSpec(
-        kind=req.kind,  # type: ignore[arg-type]
+        kind=_kind(req.kind),
         provider=provider_name,
-        model=_model(req, provider_name),  # type: ignore[arg-type]
-        endpoint=_endpoint(req, provider_name),
+        model=req.model if req.model is not None else wire.default_models[req.kind],
+        endpoint=endpoint,
         system_prompt=req.system_prompt,
         temperature=req.temperature,
         max_tokens=req.max_tokens,
         dimensions=req.dimensions,
         params=dict(req.params or {}),
-        structured=_structured(req, provider_name),  # type: ignore[arg-type]
+        structured=_structured(req, wire),
         relax=req.relax,
         extra_body={} if req.extra_body is None else req.extra_body,
     )
     if req.kind == "classify":
         js = schema_mod.to_json_schema(req.schema, label_column=req.label_column)
         spec.schema, spec.schema_name = js.schema, js.name
-        spec.wire_schema()  # raises SchemaError for keywords this provider rejects
+        wire_schema(spec)  # raises SchemaError for keywords this provider rejects
     check_params(spec)
     return spec
 
 
-def _model(req: JobRequest, provider_name: str) -> str | None:
-    if req.kind == "embed" and provider_name != "openai":
-        msg = (
-            "Anthropic has no embeddings API\nHint: use provider='openai' for embed(), "
-            "or llmbatch.OpenAI(base_url=...) for an OpenAI-compatible service."
-        )
-        raise ConfigError(msg)
-    return req.model if req.model is not None else DEFAULT_MODELS.get((provider_name, req.kind))
+def _kind(kind: str) -> Kind:
+    if kind in get_args(Kind):
+        return cast(Kind, kind)
+    raise ConfigError(f"unknown verb {kind!r}\nHint: use embed, complete or classify.")
 
 
-def _endpoint(req: JobRequest, provider_name: str) -> str:
-    if req.kind == "embed":
-        return OPENAI_ENDPOINTS["embeddings"]
-    if provider_name != "openai":
-        return "/v1/messages"
-    if req.api not in ("chat", "responses"):
-        msg = f"api must be 'chat' or 'responses', got {req.api!r}\nHint: chat is the default."
-        raise ConfigError(msg)
-    return OPENAI_ENDPOINTS[req.api]
-
-
-def _structured(req: JobRequest, provider_name: str) -> str:
-    if req.structured == "tool" and provider_name != "anthropic":
+def _structured(req: JobRequest, wire: Wire) -> Structured:
+    chosen = req.structured
+    if chosen == "tool" and chosen not in wire.structured:
         msg = "structured='tool' (forced tool use) is an Anthropic option"
         raise ConfigError(msg + "\nHint: OpenAI uses response_format json_schema; drop it.")
-    if req.structured not in ("output_config", "tool"):
-        msg = f"structured must be 'output_config' or 'tool', got {req.structured!r}"
+    if chosen not in get_args(Structured):
+        msg = f"structured must be 'output_config' or 'tool', got {chosen!r}"
         raise ConfigError(msg + "\nHint: 'tool' uses forced tool use (Anthropic only).")
-    return req.structured
+    return cast(Structured, chosen)
 
 
-# -- the frame: columns, ids, texts --------------------------------------------------------------
 def checked_columns(frame: Any, req: JobRequest) -> list[str]:
     """Refuse an empty frame or missing columns; returns the columns the texts come from."""
     if len(frame) == 0:
@@ -370,11 +369,8 @@ def request_bodies(spec: TaskSpec, texts: Sequence[Any]) -> Iterator[bytes]:
 def request_lines(
     spec: TaskSpec, line: Line, custom_ids: Sequence[str], texts: Sequence[Any]
 ) -> Iterator[bytes]:
-    """One request line per row in the provider's format (`line` is a backend's `line`).
-
-    A backend splices the custom_id into its line as is (a job's wire ids are plain ASCII);
-    any other id is passed JSON-escaped, so a quote or a backslash in it stays valid JSON.
-    """
+    """One request line per row in the provider's format (`line` is a backend's `line`, which
+    JSON-escapes the custom_id, so a quote or a backslash in a user's id stays valid JSON)."""
     bodies = request_bodies(spec, texts)
     for custom_id, body in zip(custom_ids, bodies, strict=True):
-        yield line(orjson.dumps(custom_id)[1:-1].decode(), body)
+        yield line(custom_id, body)

@@ -24,7 +24,7 @@ import pyarrow as pa
 from llmbatch import schema as schema_mod
 from llmbatch._schema_columns import json_text
 from llmbatch.manifest import Shard
-from llmbatch.tasks import Reply, TaskSpec
+from llmbatch.tasks import Reply, TaskSpec, answer_schema
 from llmbatch.typed_columns import column, drop_rows, task_columns
 
 __all__ = [
@@ -180,7 +180,7 @@ def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) ->
     state: dict[str, Any] = {}
     if spec.kind == "classify":
         assert spec.schema is not None
-        state["validate"] = schema_mod.make_validator(spec.answer_schema())
+        state["validate"] = schema_mod.make_validator(answer_schema(spec))
     n = len(outcomes.slots)
     values: list[Any] = [None] * n
     errors: list[str | None] = [None] * n

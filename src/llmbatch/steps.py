@@ -36,7 +36,7 @@ from llmbatch.pipeline import (
     request_lines,
     task_spec,
 )
-from llmbatch.providers import Anthropic, OpenAI, resolve_provider
+from llmbatch.providers import Anthropic, OpenAI, anthropic_wire, openai_wire, resolve_provider
 from llmbatch.providers.anthropic_batch import parse_result_line
 from llmbatch.providers.openai_batch import parse_output_line
 from llmbatch.step_results import (
@@ -46,11 +46,7 @@ from llmbatch.step_results import (
     parse_spec,
     to_frame,
 )
-from llmbatch.tasks import (
-    Reply,
-    reply_from_anthropic,
-    reply_from_openai,
-)
+from llmbatch.wire import Reply
 
 __all__ = [
     "anthropic_cancel",
@@ -219,7 +215,7 @@ def openai_parse(
     parsed = (parse_output_line(d) for d in json_lines(content))
 
     def reply(body: dict[str, Any]) -> Reply:
-        return reply_from_openai(spec.endpoint, body)  # a known `object` in the body decides
+        return openai_wire.reply(spec.endpoint, body)  # a known `object` in the body decides
 
     return to_frame(spec, parsed, reply, library, {"wide": wide})
 
@@ -313,4 +309,8 @@ def anthropic_results(
         with _anthropic(provider) as client:
             content = client.results(content)
     parsed = (parse_result_line(d) for d in json_lines(content))
-    return to_frame(spec, parsed, reply_from_anthropic, library, {})
+    return to_frame(spec, parsed, _anthropic_reply, library, {})
+
+
+def _anthropic_reply(message: dict[str, Any]) -> Reply:
+    return anthropic_wire.reply(anthropic_wire.ENDPOINT, message)

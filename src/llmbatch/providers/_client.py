@@ -134,6 +134,16 @@ class ProviderClient:
         """Close the connection pool."""
         self._http.close()
 
+    def post(self, path: str, body: bytes) -> Any:
+        """POST a serialised JSON body (a realtime call, sync mode); retried like any request.
+
+        Like the official SDKs, a realtime call is retried after an ambiguous failure too (a
+        dropped connection, a 5xx): it creates nothing that lasts, at worst one answer is
+        paid twice. Thread-safe: sync mode sends from several threads on one client.
+        """
+        headers = {"content-type": "application/json"}
+        return self._http.request("POST", path, content=body, headers=headers)
+
     def _delete(self, path: str, gone: dict[str, Any], *, missing_ok: bool) -> dict[str, Any]:
         """``DELETE path``; a 404 (already gone) answers ``gone`` when ``missing_ok``.
 

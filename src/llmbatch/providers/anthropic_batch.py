@@ -18,9 +18,9 @@ from llmbatch._exceptions import NotFoundError
 from llmbatch.manifest import Observation, Shard, Status
 from llmbatch.prepare import Limits
 from llmbatch.providers.anthropic import Anthropic
-from llmbatch.providers.backend import Dest, Recover, RemoteBackend, ResultLine, now
+from llmbatch.providers.anthropic_wire import WIRE
+from llmbatch.providers.backend import Backend, Dest, Recover, ResultLine, now
 from llmbatch.store import JobFolder
-from llmbatch.tasks import Reply, reply_from_anthropic
 
 __all__ = ["ANTHROPIC_LIMITS", "AnthropicBackend", "parse_result_line"]
 
@@ -53,7 +53,7 @@ def _normalise(batch: dict[str, Any]) -> Status:
     return "completed"
 
 
-class AnthropicBackend(RemoteBackend):
+class AnthropicBackend(Backend):
     """Batch mechanics for the Anthropic Message Batches API.
 
     The requests travel inline with the create call, so nothing is uploaded (or discarded);
@@ -62,6 +62,7 @@ class AnthropicBackend(RemoteBackend):
     """
 
     name = "anthropic"
+    wire = WIRE
     LIMITS = ANTHROPIC_LIMITS
     config: Anthropic
 
@@ -71,9 +72,6 @@ class AnthropicBackend(RemoteBackend):
         if given is None:
             return cls.LIMITS
         return Limits(given.max_requests, given.max_bytes, None, cls.LIMITS.shard_overhead)
-
-    def line(self, custom_id: str, body: bytes) -> bytes:
-        return b'{"custom_id":"' + custom_id.encode() + b'","params":' + body + b"}"
 
     def _send(self, shard: Shard, folder: JobFolder, recover: Recover) -> dict[str, Any]:
         return self.client.create_batch(folder.path / shard.path, recover=recover)
@@ -119,9 +117,6 @@ class AnthropicBackend(RemoteBackend):
     @staticmethod
     def parse_line(line: dict[str, Any]) -> ResultLine:
         return parse_result_line(line)
-
-    def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
-        return reply_from_anthropic(payload)
 
     def cleanup(self, shard: Shard) -> list[str]:
         batch_id = shard.batch_id

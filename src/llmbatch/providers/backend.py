@@ -13,16 +13,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple
 
 from llmbatch._json import loads
 from llmbatch._retry import RetryStats
 from llmbatch.manifest import TERMINAL, Observation, Shard
 from llmbatch.prepare import Limits
 from llmbatch.store import JobFolder
-from llmbatch.tasks import Reply
+from llmbatch.wire import Reply, Wire
 
-__all__ = ["LOST_INPUT", "TERMINAL", "Backend", "Created", "RemoteBackend", "ResultLine", "now"]
+__all__ = ["LOST_INPUT", "TERMINAL", "Backend", "Created", "ResultLine", "now"]
 
 # (custom_id, kind, payload, error message): kind is succeeded / errored / canceled / expired
 ResultLine = tuple[str, str, "dict[str, Any] | None", "str | None"]
@@ -46,7 +46,7 @@ def now() -> float:
     return time.time()
 
 
-class RemoteBackend(ABC):
+class Backend(ABC):
     """What every backend shares; a provider's backend adds only what differs.
 
     Shared: an HTTP client made on first use and its counters (reading downloaded results
@@ -58,6 +58,7 @@ class RemoteBackend(ABC):
     """
 
     name: str
+    wire: ClassVar[Wire]  # the provider's request and answer format
     LIMITS: ClassVar[Limits]
     uploads: bool = False  # True: the shard's file is uploaded before the create
 
@@ -82,9 +83,9 @@ class RemoteBackend(ABC):
         return self._client
 
     # -- what each provider gives -----------------------------------------------------------
-    @abstractmethod
     def line(self, custom_id: str, body: bytes) -> bytes:
-        """One request line of a shard file."""
+        """One request line of a shard file (the wire module's, for this job's endpoint)."""
+        return self.wire.line(custom_id, self.endpoint, body)
 
     @abstractmethod
     def _find_batch(self, shard: Shard, claimed: set[str]) -> dict[str, Any] | None:
@@ -111,9 +112,9 @@ class RemoteBackend(ABC):
     def parse_line(line: dict[str, Any]) -> ResultLine:
         """One decoded result line, normalised."""
 
-    @abstractmethod
     def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
-        """Read one successful payload."""
+        """Read one successful payload (the wire module's reader)."""
+        return self.wire.reply(endpoint, payload)
 
     @abstractmethod
     def cleanup(self, shard: Shard) -> list[str]:
@@ -184,62 +185,3 @@ class RemoteBackend(ABC):
         self._client.close()
         self._client = None
         return session
-
-
-class Backend(Protocol):
-    """One provider's batch mechanics, used only by `lifecycle`."""
-
-    name: str
-    limits: Limits
-    uploads: bool  # True: the shard's file is uploaded before the create (OpenAI)
-
-    def line(self, custom_id: str, body: bytes) -> bytes:
-        """One request line of a shard file."""
-
-    def upload(self, shard: Shard, folder: JobFolder, *, resuming: bool) -> str:
-        """Upload the shard's file (or find the upload a crash left); returns the file id."""
-
-    def create(
-        self, shard: Shard, folder: JobFolder, claimed: set[str], *, resuming: bool
-    ) -> Created:
-        """Create the shard's batch exactly once; never adopt a batch in `claimed`."""
-
-    def find(self, shard: Shard, claimed: set[str]) -> Created | None:
-        """The batch of a shard caught in `creating` (a lost create answer), if it exists."""
-
-    def discard(self, shard: Shard) -> None:
-        """Delete what an unsent shard left remotely (an uploaded input file)."""
-
-    def observe(self, batch_id: str) -> Observation:
-        """The provider's current view of a batch, normalised."""
-
-    def quota_failure(self, shard: Shard) -> bool:
-        """True if the batch failed only because the provider's queue quota was full."""
-
-    def lost_input_failure(self, shard: Shard) -> bool:
-        """True if the batch failed only because its input file was not found, for the first
-        time: the shard is uploaded and sent once more."""
-
-    def download(self, shard: Shard, dest: Dest) -> list[tuple[str, Path]]:
-        """Fetch an ended shard's raw result files to `dest(kind)`; `(kind, path)` pairs."""
-
-    def is_answer(self, file_kind: str, line: dict[str, Any]) -> bool:
-        """Whether a result line counts towards the provider's succeeded count."""
-
-    def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
-        """The downloaded result lines of a shard, normalised."""
-
-    def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
-        """Read one successful payload."""
-
-    def cancel(self, batch_id: str) -> Observation:
-        """Ask the provider to stop a running batch; its view afterwards."""
-
-    def cleanup(self, shard: Shard) -> list[str]:
-        """Delete the shard's remote objects; returns what was deleted."""
-
-    def close(self) -> dict[str, object] | None:
-        """Release the HTTP client; returns its counters."""
-
-    def live_stats(self) -> RetryStats:
-        """HTTP counters so far (all clients this backend made)."""

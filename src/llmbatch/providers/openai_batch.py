@@ -15,10 +15,10 @@ from typing import Any, cast, get_args
 from llmbatch._exceptions import NotFoundError, ProviderError
 from llmbatch.manifest import TERMINAL, Observation, Shard, Status
 from llmbatch.prepare import Limits
-from llmbatch.providers.backend import LOST_INPUT, Dest, Recover, RemoteBackend, ResultLine, now
+from llmbatch.providers.backend import LOST_INPUT, Backend, Dest, Recover, ResultLine, now
 from llmbatch.providers.openai import OpenAI
+from llmbatch.providers.openai_wire import WIRE
 from llmbatch.store import JobFolder
-from llmbatch.tasks import Reply, reply_from_openai
 
 __all__ = ["OPENAI_LIMITS", "OpenAIBackend", "parse_output_line"]
 
@@ -43,17 +43,14 @@ def shard_marker(tag: str, shard: Shard) -> str:
     return f"{tag}-{shard.index}-{shard.generation}"
 
 
-class OpenAIBackend(RemoteBackend):
+class OpenAIBackend(Backend):
     """Batch mechanics for OpenAI and OpenAI-compatible base URLs."""
 
     name = "openai"
+    wire = WIRE
     LIMITS = OPENAI_LIMITS
     uploads = True
     config: OpenAI
-
-    def line(self, custom_id: str, body: bytes) -> bytes:
-        head = b'{"custom_id":"' + custom_id.encode() + b'","method":"POST","url":"'
-        return head + self.endpoint.encode() + b'","body":' + body + b"}"
 
     # -- submit ---------------------------------------------------------------------------
     def upload(self, shard: Shard, folder: JobFolder, *, resuming: bool) -> str:
@@ -161,9 +158,6 @@ class OpenAIBackend(RemoteBackend):
     @staticmethod
     def parse_line(line: dict[str, Any]) -> ResultLine:
         return parse_output_line(line)
-
-    def reply(self, endpoint: str, payload: dict[str, Any]) -> Reply:
-        return reply_from_openai(endpoint, payload)
 
     # -- cleanup --------------------------------------------------------------------------
     def cleanup(self, shard: Shard) -> list[str]:

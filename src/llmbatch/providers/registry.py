@@ -1,8 +1,9 @@
 """The providers llmbatch speaks, by name: each one's config (which makes its client) and backend.
 
 A provider is a set of modules: ``<name>.py`` holds its config (``llmbatch.OpenAI``) and HTTP
-client, ``<name>_batch.py`` its backend (wire lines, limits, batch mechanics). Adding one means
-adding those and one entry in `PROVIDERS` (and its config class in `AnyConfig`).
+client, ``<name>_wire.py`` its wire format (endpoints, request bodies, lines, reading an
+answer), ``<name>_batch.py`` its backend (limits, batch mechanics). Adding one means adding
+those, one entry in `PROVIDERS` and in `tasks.WIRES` (and its config class in `AnyConfig`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from llmbatch._exceptions import ConfigError
 from llmbatch.prepare import Limits
 from llmbatch.providers.anthropic import Anthropic
 from llmbatch.providers.anthropic_batch import AnthropicBackend
-from llmbatch.providers.backend import Backend, RemoteBackend
+from llmbatch.providers.backend import Backend
 from llmbatch.providers.openai import OpenAI
 from llmbatch.providers.openai_batch import OpenAIBackend
 from llmbatch.tasks import TaskSpec
+from llmbatch.wire import Wire
 
 __all__ = [
     "PROVIDERS",
@@ -34,10 +36,15 @@ AnyConfig = OpenAI | Anthropic  # every provider's config class
 
 @dataclass(frozen=True)
 class Provider:
-    """One provider: its config class and its backend class (the backend knows its limits)."""
+    """One provider: its config class and its backend class (which knows its limits and wire)."""
 
     config: type[AnyConfig]
-    backend: type[RemoteBackend]
+    backend: type[Backend]
+
+    @property
+    def wire(self) -> Wire:
+        """Its request and answer format (the backend's)."""
+        return self.backend.wire
 
 
 PROVIDERS: dict[str, Provider] = {

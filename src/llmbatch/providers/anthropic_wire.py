@@ -1,0 +1,122 @@
+"""Anthropic's wire format: the Messages request body, the batch request, reading a Message.
+
+The one place that knows how an Anthropic request and answer look (reference C.1, C.4–C.7);
+the batch mechanics (`anthropic_batch`) and the step-by-step API use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llmbatch import schema as schema_mod
+from llmbatch._exceptions import ConfigError
+from llmbatch.wire import SLOT, Reply, TaskSpec, Wire
+
+__all__ = ["ENDPOINT", "MAX_TOKENS", "WIRE", "reply"]
+
+ENDPOINT = "/v1/messages"
+MAX_TOKENS = 1024  # Anthropic requires max_tokens; this is ours when none is given
+
+
+def endpoint(kind: str, api: str) -> str:
+    """Every Anthropic verb is a Message; there is no embeddings API."""
+    if kind == "embed":
+        msg = (
+            "Anthropic has no embeddings API\nHint: use provider='openai' for embed(), "
+            "or llmbatch.OpenAI(base_url=...) for an OpenAI-compatible service."
+        )
+        raise ConfigError(msg)
+    return ENDPOINT
+
+
+def wire_schema(spec: TaskSpec) -> dict[str, Any]:
+    """The schema as Anthropic's structured outputs accept it."""
+    assert spec.schema is not None
+    return schema_mod.anthropic_format(spec.schema, relax=spec.relax)
+
+
+def body(spec: TaskSpec) -> dict[str, Any]:
+    """The Messages request body, with `SLOT` where the row's text goes."""
+    out: dict[str, Any] = {"model": spec.model, "max_tokens": spec.max_tokens or MAX_TOKENS}
+    if spec.system_prompt:
+        # one cached system block: identical in every request, so the batch shares the cache
+        block = {"type": "text", "text": spec.system_prompt, "cache_control": {"type": "ephemeral"}}
+        out["system"] = [block]
+    out["messages"] = [{"role": "user", "content": SLOT}]
+    if spec.temperature is not None:
+        out["temperature"] = spec.temperature
+    if spec.kind == "classify":
+        wire = wire_schema(spec)
+        if spec.structured == "tool":
+            name = spec.schema_name or "classification"
+            tool = {"name": name, "description": "Record the answer.", "input_schema": wire}
+            out["tools"] = [{**tool, "strict": True}]
+            out["tool_choice"] = {"type": "tool", "name": name}
+        else:
+            out["output_config"] = {"format": {"type": "json_schema", "schema": wire}}
+    return {**out, **spec.params, **spec.extra_body}
+
+
+def line(custom_id: str, url: str, body: bytes) -> bytes:
+    """One request of a Message Batch (C.1); the custom_id is JSON-escaped."""
+    return b'{"custom_id":' + orjson.dumps(custom_id) + b',"params":' + body + b"}"
+
+
+def reply(endpoint: str, message: dict[str, Any]) -> Reply:
+    """Read an Anthropic Message: text blocks, or the input of a forced tool call."""
+    usage = message.get("usage") or {}
+    texts = [b.get("text", "") for b in message.get("content") or [] if b.get("type") == "text"]
+    tools = [b for b in message.get("content") or [] if b.get("type") == "tool_use"]
+    stop = message.get("stop_reason")
+    return Reply(
+        text="".join(texts) if texts else None,
+        data=tools[0].get("input") if tools else None,
+        refusal="the model refused (stop_reason 'refusal')" if stop == "refusal" else None,
+        stop_reason=stop,
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        cache_read_tokens=usage.get("cache_read_input_tokens"),
+        cache_write_tokens=usage.get("cache_creation_input_tokens"),
+        truncated=stop in ("max_tokens", "model_context_window_exceeded"),
+    )
+
+
+def realtime_path(endpoint: str) -> str:
+    """Messages are created at ``/v1/messages`` (the base URL has no version)."""
+    return ENDPOINT
+
+
+def request(line: dict[str, Any]) -> tuple[str, Any]:
+    """``(custom_id, params)`` of one Message Batch request."""
+    return str(line["custom_id"]), line["params"]
+
+
+def result_line(custom_id: str, status: int, body: Any, message: str) -> bytes:
+    """A realtime answer as a Message Batch results line (C.4): ``succeeded`` with the
+    Message, or ``errored`` with the error envelope the API answered (or one we write)."""
+    if 200 <= status < 300 and isinstance(body, dict):
+        result: dict[str, Any] = {"type": "succeeded", "message": body}
+    else:
+        if not (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+            kind = "api_error" if status else "connection_error"
+            body = {"type": "error", "error": {"type": kind, "message": message}}
+        result = {"type": "errored", "error": body}
+    return orjson.dumps({"custom_id": custom_id, "result": result})
+
+
+WIRE = Wire(
+    name="anthropic",
+    default_models={"complete": "claude-haiku-4-5", "classify": "claude-haiku-4-5"},
+    max_temperature=1.0,
+    structured=("output_config", "tool"),
+    endpoint=endpoint,
+    schema=wire_schema,
+    body=body,
+    line=line,
+    reply=reply,
+    realtime_path=realtime_path,
+    request=request,
+    result_line=result_line,
+)
