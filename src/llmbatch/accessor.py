@@ -4,6 +4,8 @@
 pyarrow): on a library already imported at once, on the other right after the program first
 imports it (a small `sys.meta_path` hook). The job machinery is imported when a verb runs. A
 polars LazyFrame is collected first. The three verbs share one signature on both libraries.
+`mode="sync"` sends the same requests through the realtime API instead (prompt development:
+answers in seconds, at the full price); everything else about the job is the same.
 Like the official SDKs, other keyword arguments must be body parameters the endpoint documents
 (`seed=`, `top_p=`, `metadata=`, ...); any other field goes through `extra_body={...}`, merged
 into every body as is.
@@ -34,6 +36,13 @@ class LLMBatchAccessor:
     def __init__(self, df: Any) -> None:
         self._df = df
 
+    def _job(self, kind: str, args: dict[str, Any]) -> BatchHandle:
+        """A verb's arguments (its `locals()`, spelt once in its signature) → a job."""
+        from llmbatch.create import JobRequest, create_job  # heavy: pyarrow, the job
+
+        given = {name: value for name, value in args.items() if name != "self"}
+        return create_job(self._df, JobRequest(kind=kind, **given))
+
     def embed(
         self,
         text: str,
@@ -50,6 +59,9 @@ class LLMBatchAccessor:
         force: bool = False,
         limits: Limits | None = None,
         submit: bool = True,
+        mode: str = "batch",
+        concurrency: int | None = None,
+        requests_per_minute: float | None = None,
         extra_body: dict[str, Any] | None = None,
         **params: Any,
     ) -> BatchHandle:
@@ -58,14 +70,7 @@ class LLMBatchAccessor:
         Example:
             >>> job = df.llmbatch.embed(text="body", id="doc_id", dimensions=256)
         """
-        from llmbatch.create import JobRequest, create_job  # heavy: pyarrow, the job
-
-        return create_job(self._df, JobRequest(
-            kind="embed", text=text, id=id, model=model, dimensions=dimensions,
-            provider=provider, wide=wide, suffix=suffix, skip_empty=skip_empty, folder=folder,
-            name=name, force=force, limits=limits, submit=submit, params=params,
-            extra_body=extra_body,
-        ))  # fmt: skip
+        return self._job("embed", locals())
 
     def complete(
         self,
@@ -87,6 +92,9 @@ class LLMBatchAccessor:
         force: bool = False,
         limits: Limits | None = None,
         submit: bool = True,
+        mode: str = "batch",
+        concurrency: int | None = None,
+        requests_per_minute: float | None = None,
         extra_body: dict[str, Any] | None = None,
         **params: Any,
     ) -> BatchHandle:
@@ -98,15 +106,7 @@ class LLMBatchAccessor:
         Example:
             >>> job = df.llmbatch.complete(prompt="Summarise: {body}", id="doc_id")
         """
-        from llmbatch.create import JobRequest, create_job  # heavy: pyarrow, the job
-
-        return create_job(self._df, JobRequest(
-            kind="complete", text=text, prompt=prompt, id=id, system_prompt=system_prompt,
-            model=model, temperature=temperature, max_tokens=max_tokens, provider=provider,
-            api=api, content_column=content_column, suffix=suffix, skip_empty=skip_empty,
-            folder=folder, name=name, force=force, limits=limits, submit=submit, params=params,
-            extra_body=extra_body,
-        ))  # fmt: skip
+        return self._job("complete", locals())
 
     def classify(
         self,
@@ -131,6 +131,9 @@ class LLMBatchAccessor:
         force: bool = False,
         limits: Limits | None = None,
         submit: bool = True,
+        mode: str = "batch",
+        concurrency: int | None = None,
+        requests_per_minute: float | None = None,
         extra_body: dict[str, Any] | None = None,
         **params: Any,
     ) -> BatchHandle:
@@ -144,16 +147,7 @@ class LLMBatchAccessor:
         Example:
             >>> job = df.llmbatch.classify(["positive", "negative"], text="body", id="doc_id")
         """
-        from llmbatch.create import JobRequest, create_job  # heavy: pyarrow, the job
-
-        return create_job(self._df, JobRequest(
-            kind="classify", schema=schema, text=text, prompt=prompt, id=id,
-            system_prompt=system_prompt, model=model, temperature=temperature,
-            max_tokens=max_tokens, provider=provider, api=api, label_column=label_column,
-            structured=structured, relax=relax, suffix=suffix, skip_empty=skip_empty,
-            folder=folder, name=name, force=force, limits=limits, submit=submit, params=params,
-            extra_body=extra_body,
-        ))  # fmt: skip
+        return self._job("classify", locals())
 
 
 _LIBRARIES = ("pandas", "polars")

@@ -8,6 +8,7 @@ hash of what it would send, so the same work submitted twice returns the existin
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import shutil
@@ -37,9 +38,13 @@ from llmbatch.pipeline import (
 from llmbatch.prepare import PreparedShard, ranges, write_shards
 from llmbatch.providers import resolve_provider
 from llmbatch.store import DENIED, JobFolder, check_job_name, file_lock, folder_error, job_home
+from llmbatch.sync_options import DEFAULT_CONCURRENCY, SyncOptions
 from llmbatch.tasks import TaskSpec
 
 __all__ = ["JobRequest", "create_job"]
+
+log = logging.getLogger("llmbatch")
+SYNC_ADVICE_ROWS = 1_000  # a sync job larger than this is told that batch costs half
 
 
 @dataclass
@@ -110,6 +115,7 @@ def _check_collisions(existing: list[str], planned: list[str], req: JobRequest) 
 def create_job(native: Any, req: JobRequest) -> BatchHandle:
     """Check everything, write the job folder, and submit (unless the same job exists)."""
     check_request(req)
+    _sync_options(req)
     native = frames.to_native_frame(native)  # a polars LazyFrame is collected here
     frame = frames.to_frame(native)
     needed = checked_columns(frame, req)
@@ -119,7 +125,21 @@ def create_job(native: Any, req: JobRequest) -> BatchHandle:
     _check_collisions(frames.column_names(frame), planned_columns(spec, req), req)
     rows = read_rows(frame, req, needed)
     check_job_name(req.name)  # before anything is created
+    if req.mode == "sync" and len(rows.sent()) > SYNC_ADVICE_ROWS:
+        log.warning(
+            "llmbatch: %s rows in mode='sync' cost the full realtime price; the Batch API "
+            "(mode='batch', the default) costs half and finishes within 24 h",
+            f"{len(rows.sent()):,}",
+        )
     return _prepare_and_submit(_Draft(native, frame, req, config, spec, rows))
+
+
+def _sync_options(req: JobRequest) -> SyncOptions | None:
+    """Sync mode's sending options, checked (None in batch mode)."""
+    if req.mode != "sync":
+        return None
+    concurrency = DEFAULT_CONCURRENCY if req.concurrency is None else req.concurrency
+    return SyncOptions(concurrency, req.requests_per_minute).check()
 
 
 def _prepare_and_submit(draft: _Draft) -> BatchHandle:
@@ -159,7 +179,8 @@ def _write_requests(
     """The shard files of the first attempt, and the job's identity digested on the way."""
     hasher = hashlib.blake2b(digest_size=16)
     text_hasher = hashlib.blake2b(digest_size=16)
-    hasher.update(orjson.dumps(_work(draft.config, draft.spec), option=orjson.OPT_SORT_KEYS))
+    work = _work(draft.config, draft.spec, draft.req.mode)
+    hasher.update(orjson.dumps(work, option=orjson.OPT_SORT_KEYS))
     hasher.update(orjson.dumps(draft.rows.ids, default=repr))
     shards = write_shards(
         draft.rows.texts, draft.rows.sent(), spec=draft.spec, tag=tag, line=backend.line,
@@ -191,6 +212,7 @@ def _manifest(
 ) -> Manifest:
     """The new job's manifest: its first attempt written locally, nothing sent yet."""
     req, rows = draft.req, draft.rows
+    options = _sync_options(req)
     return Manifest(
         name=name,
         tag=tag,
@@ -209,6 +231,8 @@ def _manifest(
         snapshot="full" if temp.frame_path.exists() else "partial",
         created_at=time.time(),
         llmbatch_version=__version__,
+        mode=req.mode,
+        sync=None if options is None else options.to_dict(),
     )
 
 
@@ -236,15 +260,16 @@ def _prepare_error(exc: OSError, home: Path) -> LLMBatchError:
     return folder_error(exc, f"prepare a job in {str(home)!r}", hint)
 
 
-def _work(config: Any, spec: TaskSpec) -> list[Any]:
-    """What, besides the rows, makes two jobs the same work."""
-    return [config.name, config.base_url, spec.to_dict()]
+def _work(config: Any, spec: TaskSpec, mode: str) -> list[Any]:
+    """What, besides the rows, makes two jobs the same work (sync answers are other work)."""
+    work = [config.name, config.base_url, spec.to_dict()]
+    return work if mode == "batch" else [*work, mode]
 
 
 def _existing(final: JobFolder, draft: _Draft, identity: Any) -> BatchHandle:
     """The job already in `final`, if it is the same work; `name=` never hides other work."""
     existing = BatchHandle.open(final.path, provider=draft.config, frame=draft.native)
-    differences = _differences(existing.manifest, draft.config, draft.spec, identity)
+    differences = _differences(existing.manifest, draft, identity)
     if differences:
         shown = "\n  ".join(differences)
         msg = (
@@ -255,10 +280,12 @@ def _existing(final: JobFolder, draft: _Draft, identity: Any) -> BatchHandle:
     return _submit(existing) if draft.req.submit else existing
 
 
-def _differences(old: Manifest, config: Any, spec: TaskSpec, identity: Any) -> list[str]:
+def _differences(old: Manifest, draft: _Draft, identity: Any) -> list[str]:
     """What differs between a recorded job and new work (empty: the same work)."""
-    new_task = spec.to_dict()
+    config, new_task = draft.config, draft.spec.to_dict()
     found = []
+    if old.mode != draft.req.mode:
+        found.append(f"mode: {old.mode!r} → {draft.req.mode!r}")
     new_provider = {"name": config.name, "base_url": config.base_url}
     old_provider = {k: old.provider.get(k) for k in new_provider}
     if old_provider != new_provider:

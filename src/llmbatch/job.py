@@ -23,6 +23,7 @@ from llmbatch._exceptions import InputError, JobNotReady
 from llmbatch._retry import RetryStats
 from llmbatch.attempts import add_retry
 from llmbatch.claims import Claims
+from llmbatch.http_tally import HttpTally
 from llmbatch.identity import JobFrame
 from llmbatch.lifecycle import Lifecycle
 from llmbatch.manifest import Manifest
@@ -31,6 +32,7 @@ from llmbatch.prepare import Limits
 from llmbatch.providers import Anthropic, OpenAI, provider_from_manifest
 from llmbatch.providers.registry import make_backend
 from llmbatch.reading import check_results, failed_batch_error, read_outcomes
+from llmbatch.realtime import Realtime
 from llmbatch.results import (
     ERROR_KINDS,
     RETRY_KINDS,
@@ -40,8 +42,9 @@ from llmbatch.results import (
     warn_truncated,
 )
 from llmbatch.state import JobState
-from llmbatch.status import JobStatus, ShardStatus
+from llmbatch.status import JobStatus
 from llmbatch.store import JobFolder
+from llmbatch.sync_options import SyncOptions
 from llmbatch.tasks import TaskSpec
 
 __all__ = ["BatchHandle", "make_backend"]
@@ -101,17 +104,21 @@ class BatchHandle:
     ) -> None:
         self._folder = folder
         self._m = manifest if isinstance(manifest, Manifest) else Manifest.from_dict(manifest)
-        self._state = JobState(folder, on_save=self._add_http_counts)
+        self._state = JobState(folder, on_save=lambda m: self._tally.add_to(m))
         self._config = provider or provider_from_manifest(self._m.provider)
         self._frames = JobFrame(folder, frame)  # the frame the job was made from
         self._depth = 0
         self._resubmit_quota = True
-        self._flushed = RetryStats()
         self.spec = TaskSpec.from_dict(self._m.task)
         self._backend = make_backend(self._config, self.spec, self._m.tag, limits)
+        self._tally = HttpTally(self._backend)  # this process's HTTP counters, saved with state
         recorded = Path(self._m.home) if self._m.home else None  # where its claims live
         home = recorded if recorded is not None and recorded.is_dir() else folder.path.parent
         self._life = Lifecycle(self._state, self._backend, Claims(home), self._m.tag)
+        self._realtime: Realtime | None = None  # sync mode: the realtime API sends the rows
+        if self._m.mode == "sync":
+            options = SyncOptions.from_dict(self._m.sync)
+            self._realtime = Realtime(self._state, self._backend, self._m.tag, options)
 
     @classmethod
     def open(
@@ -124,12 +131,8 @@ class BatchHandle:
         """
         folder = JobFolder(Path(path).expanduser())
         manifest = JobState(folder).read()
-        saved = manifest.limits
-        limits = None
-        if saved:  # the limits the job was sharded with (retry_failed shards by them too)
-            limits = Limits(
-                saved["max_requests"], saved["max_bytes"], saved.get("max_embedding_inputs")
-            )
+        saved = manifest.limits  # the limits it was sharded with (retries shard by them too)
+        limits = Limits.from_dict(saved) if saved else None
         handle = cls(folder, manifest, provider=provider, frame=frame, limits=limits)
         handle._frames.checked = frame is None  # a frame given to load() is checked once
         return handle
@@ -179,21 +182,11 @@ class BatchHandle:
     def _repr_html_(self) -> str:
         return self.status(refresh=False)._repr_html_()
 
-    def _add_http_counts(self, manifest: Manifest) -> None:
-        """Add this process's HTTP counters since the last save to the job's totals."""
-        live = self._backend.live_stats()
-        delta = live.since(self._flushed)
-        if delta.requests or delta.retries:
-            manifest.add_http(delta)
-            self._flushed = live
-
     def _close_session(self) -> None:
         """Close the HTTP client, recording its counters in the manifest."""
-        unsaved = self._backend.live_stats().requests > self._flushed.requests
-        if unsaved and self._folder.exists():
+        if self._tally.unsaved() and self._folder.exists():
             self._m, _ = self._state.update(lambda m: None)
-        self._backend.close()
-        self._flushed = self._backend.live_stats()
+        self._tally.close()
 
     @property
     def http_stats(self) -> dict[str, Any]:
@@ -206,20 +199,11 @@ class BatchHandle:
         """Send every shard not yet sent (resumes a crashed submission).
 
         Shards another process is sending are skipped at first and waited for at the end, so
-        two processes share the work and each shard is sent once.
+        two processes share the work and each shard is sent once. A sync job (`mode="sync"`)
+        is answered here, row by row, through the realtime API.
         """
-        todo = [s.index for s in self._m.shards if s.to_send and s.status != "waiting_for_quota"]
-        bar = tqdm(total=len(todo), desc="submitting", unit="shard", delay=1.0, leave=False)
-        try:
-            busy = []
-            for index in todo:
-                if not self._life.send(index, blocking=False):
-                    busy.append(index)
-                bar.update(1)
-            for index in busy:
-                self._life.send(index)
-        finally:
-            bar.close()
+        sender = self._life if self._realtime is None else self._realtime
+        sender.send_all(self._m.shards, self.name, progress=True)
         self._refresh()
         return self
 
@@ -230,6 +214,9 @@ class BatchHandle:
         Not `block`: skip a download another process is doing right now (status())."""
         if resubmit:
             self.submit()
+        if self._realtime is not None:  # nothing remote to ask: the answers are in the folder
+            self._refresh()
+            return
         for shard in self._m.shards:
             if shard.running:
                 self._life.poll(shard.index)
@@ -252,20 +239,7 @@ class BatchHandle:
         """The job's normalised status (asks the provider unless `refresh=False`)."""
         if refresh:
             self._poll(resubmit=False, block=False)
-        shards = [ShardStatus.of(s) for s in self._m.shards]
-        unsent = any(s.to_send and s.status == "pending" for s in self._m.shards)
-        ended = all(s.finished for s in self._m.shards)
-        state = "ended" if ended else ("pending" if unsent else "running")
-        return JobStatus(
-            name=self.name,
-            provider=self._config.name,
-            state=state,  # type: ignore[arg-type]
-            n_rows=self.n_rows,
-            total=sum(s.total for s in shards),
-            completed=sum(s.completed for s in shards),
-            failed=sum(s.failed for s in shards),
-            shards=shards,
-        )
+        return JobStatus.of(self.name, self._config.name, self.n_rows, self._m.shards)
 
     # -- wait / collect -------------------------------------------------------------------
     @_public
@@ -286,8 +260,11 @@ class BatchHandle:
         if timeout is not None:
             _check_seconds("timeout", timeout)
         self._resubmit_quota = resubmit_on_quota
+        if self._realtime is not None:
+            self._realtime.send_all(self._refresh().shards, self.name, progress=progress)
         start = time.monotonic()
-        bar = tqdm(total=self.n_rows, desc=self.name, unit="req", disable=not progress)
+        shown = progress and self._realtime is None  # sync mode showed its rows as they came
+        bar = tqdm(total=self.n_rows, desc=self.name, unit="req", disable=not shown)
         try:
             while True:
                 self._poll(resubmit=True)
@@ -318,6 +295,9 @@ class BatchHandle:
         ones only once they pass the checks. Shards cleaned up remotely are skipped.
         """
         self._poll(resubmit=False)
+        if self._realtime is not None:
+            log.info("job %s: sync answers live in the job folder; nothing to download", self.name)
+            return self
         for shard in self._m.shards:
             if shard.state == "downloaded":
                 self._life.fetch(shard.index, again=True)
@@ -374,7 +354,9 @@ class BatchHandle:
         created after all is cancelled, an uploaded file is deleted.
         """
         for shard in self._m.shards:
-            if shard.to_send or shard.running:
+            if shard.running and self._realtime is not None:
+                self._realtime.cancel(shard.index)
+            elif shard.to_send or shard.running:
                 self._life.cancel(shard.index)
         self._refresh()
         return self.status(refresh=False)
@@ -390,8 +372,9 @@ class BatchHandle:
         if not st.done:
             raise JobNotReady(f"job {self.name} is still running\nHint: cancel() it first.", st)
         deleted: list[str] = []
+        sender = self._life if self._realtime is None else self._realtime
         for shard in self._m.shards:
-            deleted += self._life.clean(shard.index)
+            deleted += sender.clean(shard.index)
         self._refresh()
         return deleted
 

@@ -16,6 +16,8 @@ import os
 import secrets
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from llmbatch._exceptions import (
     APIStatusError,
     BadRequestError,
@@ -65,6 +67,25 @@ class Lifecycle:
         return manifest.claimed | self.claims.taken(but=self._owner(shard))
 
     # -- send -----------------------------------------------------------------------------
+    def send_all(self, shards: list[Shard], name: str, *, progress: bool) -> None:
+        """Send every shard not yet sent (not those waiting for quota). Shards another process
+        is sending are skipped at first and waited for at the end: each is sent once."""
+        todo = [s.index for s in shards if s.to_send and s.status != "waiting_for_quota"]
+        bar = tqdm(
+            total=len(todo), desc="submitting", unit="shard", delay=1.0, leave=False,
+            disable=not progress,
+        )  # fmt: skip
+        try:
+            busy = []
+            for index in todo:
+                if not self.send(index, blocking=False):
+                    busy.append(index)
+                bar.update(1)
+            for index in busy:
+                self.send(index)
+        finally:
+            bar.close()
+
     def send(self, index: int, *, blocking: bool = True, quota: bool = False) -> bool:
         """Upload and create shard `index` unless it is sent or cancelled; False if busy.
 

@@ -271,6 +271,8 @@ class Manifest:
     created_at: float = 0.0
     llmbatch_version: str | None = None
     http: dict[str, Any] | None = None
+    mode: str = "batch"  # "sync": sent through the realtime API (`realtime`)
+    sync: dict[str, Any] | None = None  # sync mode's concurrency and requests-per-minute cap
     format: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

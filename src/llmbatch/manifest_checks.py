@@ -14,7 +14,9 @@ from typing import Any, get_args
 from llmbatch.manifest import Manifest, Shard, ShardState, Status
 from llmbatch.tasks import Kind, TaskSpec
 
-__all__ = ["check"]
+__all__ = ["MODES", "check"]
+
+MODES = ("batch", "sync")
 
 
 def check(m: Manifest) -> None:
@@ -27,6 +29,10 @@ def check(m: Manifest) -> None:
     for key in ("task", "provider", "columns", "options"):
         if not isinstance(getattr(m, key), dict):
             raise ValueError(f"{key} is {getattr(m, key)!r}, not an object")
+    if m.mode not in MODES:
+        raise ValueError(f"mode is {m.mode!r}, not one of {list(MODES)}")
+    if m.sync is not None and not isinstance(m.sync, dict):
+        raise ValueError(f"sync is {m.sync!r}, not an object")
     _check_task(m.task)
     _check_columns(m.columns)
     _check_runs("skipped", m.skipped, m.n_rows)

@@ -47,6 +47,11 @@ class Limits:
             "max_embedding_inputs": self.max_embedding_inputs,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Limits:
+        """The counts a job was sharded with (the provider's envelope is added later)."""
+        return cls(d["max_requests"], d["max_bytes"], d.get("max_embedding_inputs"))
+
 
 @dataclass
 class PreparedShard:

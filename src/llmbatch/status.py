@@ -77,6 +77,24 @@ class JobStatus:
     failed: int
     shards: list[ShardStatus]
 
+    @classmethod
+    def of(cls, name: str, provider: str, n_rows: int, shards: list[Shard]) -> JobStatus:
+        """A job's status from its shards as the manifest records them (no remote call)."""
+        views = [ShardStatus.of(s) for s in shards]
+        unsent = any(s.to_send and s.status == "pending" for s in shards)
+        ended = all(s.finished for s in shards)
+        state: JobState = "ended" if ended else ("pending" if unsent else "running")
+        return cls(
+            name=name,
+            provider=provider,
+            state=state,
+            n_rows=n_rows,
+            total=sum(s.total for s in views),
+            completed=sum(s.completed for s in views),
+            failed=sum(s.failed for s in views),
+            shards=views,
+        )
+
     @property
     def done(self) -> bool:
         return self.state == "ended"
