@@ -312,3 +312,40 @@ def test_a_damaged_journal_line_is_named(emu: Any) -> None:
     with pytest.raises(ResultsIntegrityError, match=r"line 1 of 0000\.sync\.jsonl is damaged"):
         job.wait(progress=False)
     assert emu.call_count() == 0
+
+
+INTERRUPTED_SCRIPT = """
+import llmbatch
+import pandas as pd
+n = 40
+df = pd.DataFrame({"doc": range(n), "body": [f"row {i}: text" for i in range(n)]})
+df.llmbatch.complete(text="body", id="doc", mode="sync", concurrency=1, name="interrupted")
+"""
+
+
+def test_ctrl_c_keeps_the_answers_and_says_how_to_go_on(emu: Any, tmp_path: Path) -> None:
+    route = "POST /v1/chat/completions"
+    home = str(tmp_path / "home")
+    emu.add_fault(kind="slow_after", route=route, every=1, delay=0.05)
+    proc = start(emu, INTERRUPTED_SCRIPT, home=home)
+    wait_handled(emu, route, 5, proc)
+    proc.send_signal(signal.SIGINT)
+    [(code, _, stderr)] = finish([proc])
+    assert code != 0 and "KeyboardInterrupt" in stderr
+    assert "wait() sends only the rows without one" in stderr
+    folder = Path(home) / "interrupted"
+    kept = journal_ids(folder)
+    assert len(kept) >= 4  # the answers that arrived, the one in flight included
+    emu.clear_faults()
+    done = run(emu, RESUME_SCRIPT, str(folder), home=home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["40", "0", "40"]
+    assert sent_texts(emu, route).most_common(1)[0][1] == 1  # no row sent twice
+
+
+def test_the_responses_api_in_sync_mode_matches_batch(emu: Any) -> None:
+    df = frame(10)
+    synced = df.llmbatch.complete(text="body", id="doc", api="responses", mode="sync").collect()
+    assert emu.call_count("POST /v1/responses") == 10
+    batched = df.llmbatch.complete(text="body", id="doc", api="responses").wait(poll_interval=0)
+    pd.testing.assert_frame_equal(synced, batched)
