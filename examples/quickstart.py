@@ -3,8 +3,9 @@
     python examples/quickstart.py
 
 It starts the emulator on 127.0.0.1 (a synthetic stand-in for the OpenAI and Anthropic batch
-APIs: no network, no key, no cost), submits the job, saves the handle, then reopens it in a
-fresh Python process, waits with a progress bar and prints the merged frame and the usage.
+APIs: no network, no key, no cost), prints the job's cost estimate, submits it under a budget,
+saves the handle, then reopens it in a fresh Python process, waits with a progress bar and
+prints the merged frame, the usage and what it would have cost at the provider's batch prices.
 Point OPENAI_* / ANTHROPIC_* at the real services and the same code runs for real.
 """
 
@@ -48,6 +49,7 @@ REOPEN = textwrap.dedent(
     print()
     print("usage (tokens):", usage.to_dict())
     print("rows with errors:", int(labelled[".error"].sum()), "of", len(labelled))
+    print("cost:", job.usage())                # tokens by kind, priced at batch prices
     """
 )
 
@@ -78,7 +80,10 @@ def main() -> None:
             id="review_id",
             provider="anthropic",
             system_prompt="Classify the sentiment of this product review.",
+            max_tokens=20,
+            max_cost=1.00,  # refused before anything is sent if the estimate could exceed $1
         )
+        print(job.estimate())
         print("submitted:", job)
         folder = Path(tempfile.mkdtemp(prefix="llmbatch-quickstart-")) / "sentiment.llmbatch"
         job.save(folder)

@@ -55,6 +55,7 @@ def test_status(emu: Any, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "status", job.path)
     assert code == 0 and err == ""
     assert out.startswith(f"llmbatch job {job.name} (openai): ended — 3 done, 0 failed")
+    assert "cost so far: $" in out and "at batch prices, genai-prices" in out
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])

@@ -82,6 +82,7 @@ def test_shards_on_disk_and_manifest_hold_no_key(emu: Any) -> None:
         "job.lock",
         "locks/0000.lock",
         "requests/0000.jsonl",
+        "requests/keys.bin",
         "results/0000.jsonl",
     ]
     for p in job.path.rglob("*"):

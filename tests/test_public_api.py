@@ -19,6 +19,7 @@ PUBLIC = [
     "BadRequestError",
     "BatchFailedError",
     "BatchHandle",
+    "BudgetExceededError",
     "ConfigError",
     "ConflictError",
     "InputError",

@@ -59,7 +59,7 @@ def test_job_files_are_user_only_and_data_only(emu: Any) -> None:
         mode = p.stat().st_mode & 0o777
         assert mode == (0o700 if p.is_dir() else 0o600), (p, oct(mode))
         if p.is_file():
-            assert p.suffix in {".json", ".jsonl", ".parquet", ".lock"}, p
+            assert p.suffix in {".json", ".jsonl", ".parquet", ".lock", ".bin"}, p  # .bin: keys
 
 
 def test_loading_a_folder_runs_no_code(emu: Any, tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchFailedError",
+    "BudgetExceededError",
     "ConfigError",
     "ConflictError",
     "InputError",
@@ -77,6 +78,15 @@ class NameConflictError(InputError):
     def __init__(self, message: str, differences: list[str] | None = None) -> None:
         super().__init__(message)
         self.differences = differences or []
+
+
+class BudgetExceededError(InputError):
+    """The estimated cost of what would be sent is above `max_cost=` (`.estimate` holds it);
+    nothing was sent."""
+
+    def __init__(self, message: str, estimate: Any = None) -> None:
+        super().__init__(message)
+        self.estimate = estimate
 
 
 class ConfigError(LLMBatchError, ValueError):

@@ -21,8 +21,16 @@ import orjson
 
 from llmbatch import frames
 from llmbatch import schema as schema_mod
-from llmbatch._exceptions import InputError, LLMBatchError, NameConflictError
+from llmbatch._exceptions import (
+    BudgetExceededError,
+    ConfigError,
+    InputError,
+    LLMBatchError,
+    NameConflictError,
+)
 from llmbatch._version import __version__
+from llmbatch.answer_index import AnswerIndex
+from llmbatch.costs import Estimate, estimate
 from llmbatch.identity import ids_digest
 from llmbatch.job import BatchHandle, make_backend
 from llmbatch.manifest import Attempt, Manifest
@@ -37,7 +45,25 @@ from llmbatch.pipeline import (
 )
 from llmbatch.prepare import PreparedShard, ranges, write_shards
 from llmbatch.providers import resolve_provider
-from llmbatch.store import DENIED, JobFolder, check_job_name, file_lock, folder_error, job_home
+from llmbatch.reuse import (
+    KEYS_FILE,
+    REUSED_FILE,
+    Reused,
+    copy_answers,
+    digest_rows,
+    request_header,
+    reused_shard,
+)
+from llmbatch.status import usd
+from llmbatch.store import (
+    DENIED,
+    JobFolder,
+    check_job_name,
+    file_lock,
+    folder_error,
+    job_home,
+    write_atomic,
+)
 from llmbatch.sync_options import DEFAULT_CONCURRENCY, SyncOptions
 from llmbatch.tasks import TaskSpec
 
@@ -148,14 +174,20 @@ def _prepare_and_submit(draft: _Draft) -> BatchHandle:
     temp = JobFolder.new_temp(home)
     try:
         backend = make_backend(draft.config, draft.spec, tag, req.limits)
-        shards, identity = _write_requests(draft, temp, backend, tag)
+        keys, identity = _digest(draft)
         name = req.name or f"{draft.spec.kind}-{identity['hash'][:16]}"
         final = JobFolder(home / name)
-        if final.exists() and not req.force:  # fast path: no snapshot written for nothing
+        if final.exists() and not req.force:  # fast path: nothing written for nothing
             shutil.rmtree(temp.path)
             return _existing(final, draft, identity)
+        reused = _reuse(draft, home, keys, tag, temp)
+        _check_budget(draft, reused)
+        shards = _write_requests(draft, temp, backend, tag, set(reused.rows))
+        write_atomic(temp.path / KEYS_FILE, bytes(keys))
         _write_snapshot(draft.native, draft.frame, req, temp)
         manifest = _manifest(draft, name, tag, shards, backend, identity, temp, home)
+        if reused.rows:
+            manifest.shards.append(reused_shard(len(shards), reused, temp.path))
         with file_lock(home / ".create.lock"):  # two identical submits: one job, never an OSError
             if final.exists() and not req.force:
                 shutil.rmtree(temp.path)
@@ -170,22 +202,46 @@ def _prepare_and_submit(draft: _Draft) -> BatchHandle:
     handle = BatchHandle(
         final, manifest, provider=draft.config, frame=draft.native, limits=req.limits
     )
+    if reused.rows:
+        sent = len(draft.rows.sent()) - len(reused.rows)
+        log.info("llmbatch: %s rows answered before (reused), %s to send", len(reused.rows), sent)
     return _submit(handle) if req.submit else handle
 
 
-def _write_requests(
-    draft: _Draft, temp: JobFolder, backend: Any, tag: str
-) -> tuple[list[PreparedShard], dict[str, Any]]:
-    """The shard files of the first attempt, and the job's identity digested on the way."""
+def _check_budget(draft: _Draft, reused: Reused) -> None:
+    """Refuse, before anything is sent, work whose upper cost estimate is above `max_cost`."""
+    cap = draft.req.max_cost
+    if cap is None:
+        return
+    done = set(reused.rows)
+    texts = [draft.rows.texts[r] for r in draft.rows.sent() if r not in done]
+    guess = estimate(draft.spec, texts, batch=draft.req.mode == "batch", reused=len(done))
+    _hold_to(guess, cap)
+
+
+def _hold_to(guess: Estimate, cap: float) -> None:
+    if guess.upper is None:
+        msg = f"max_cost={cap:g} needs a price for the model, and {guess.hint}"
+        raise ConfigError(msg + "\nHint: drop max_cost=, or use a model with a known price.")
+    if guess.upper > cap:
+        msg = (
+            f"the estimated cost is up to {usd(guess.upper)}, above max_cost={cap:g}; nothing "
+            f"was sent\n{guess}\nHint: raise max_cost=, set a lower max_tokens= (the upper "
+            "estimate assumes every answer uses all of it), or send fewer rows; submit=False "
+            "prepares the job so job.estimate() can be read."
+        )
+        raise BudgetExceededError(msg, guess)
+
+
+def _digest(draft: _Draft) -> tuple[bytearray, dict[str, Any]]:
+    """Every sent row's request key (`reuse`), and the job's identity digested on the way."""
     hasher = hashlib.blake2b(digest_size=16)
     text_hasher = hashlib.blake2b(digest_size=16)
     work = _work(draft.config, draft.spec, draft.req.mode)
     hasher.update(orjson.dumps(work, option=orjson.OPT_SORT_KEYS))
     hasher.update(orjson.dumps(draft.rows.ids, default=repr))
-    shards = write_shards(
-        draft.rows.texts, draft.rows.sent(), spec=draft.spec, tag=tag, line=backend.line,
-        limits=backend.limits, shard_path=temp.shard_path, hasher=hasher, text_hasher=text_hasher,
-    )  # fmt: skip
+    header = request_header(draft.config.name, draft.config.base_url, draft.spec.endpoint)
+    keys = digest_rows(draft.spec, draft.rows.texts, draft.rows.sent(), header, hasher, text_hasher)
     identity: dict[str, Any] = {
         "hash": hasher.hexdigest(),
         "ids": ids_digest(draft.rows.ids),
@@ -193,7 +249,27 @@ def _write_requests(
         "n_rows": len(draft.rows.texts),
         "columns": _columns(draft.req),
     }
-    return shards, identity
+    return keys, identity
+
+
+def _reuse(draft: _Draft, home: Path, keys: bytearray, tag: str, temp: JobFolder) -> Reused:
+    """Copy earlier answers to the same requests into the new job (unless `reuse=False`, or
+    `force=True`, which asks for the work to be done anew)."""
+    if not draft.req.reuse or draft.req.force:
+        return Reused()
+    dest = temp.path / REUSED_FILE
+    return copy_answers(AnswerIndex(home), keys, draft.rows.sent(), tag, dest)
+
+
+def _write_requests(
+    draft: _Draft, temp: JobFolder, backend: Any, tag: str, reused: set[int]
+) -> list[PreparedShard]:
+    """The shard files of the first attempt: every sent row without an earlier answer."""
+    rows = [r for r in draft.rows.sent() if r not in reused] if reused else draft.rows.sent()
+    return write_shards(
+        draft.rows.texts, rows, spec=draft.spec, tag=tag, line=backend.line,
+        limits=backend.limits, shard_path=temp.shard_path,
+    )  # fmt: skip
 
 
 def _columns(req: JobRequest) -> dict[str, Any]:
@@ -269,6 +345,9 @@ def _work(config: Any, spec: TaskSpec, mode: str) -> list[Any]:
 def _existing(final: JobFolder, draft: _Draft, identity: Any) -> BatchHandle:
     """The job already in `final`, if it is the same work; `name=` never hides other work."""
     existing = BatchHandle.open(final.path, provider=draft.config, frame=draft.native)
+    unsent = any(s.to_send for s in existing.manifest.shards)
+    if draft.req.max_cost is not None and unsent and draft.req.submit:
+        _hold_to(existing.estimate(), draft.req.max_cost)
     differences = _differences(existing.manifest, draft, identity)
     if differences:
         shown = "\n  ".join(differences)

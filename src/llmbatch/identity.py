@@ -17,7 +17,7 @@ import orjson
 from llmbatch import frames
 from llmbatch._exceptions import InputError
 from llmbatch.manifest import Manifest
-from llmbatch.pipeline import build_texts, placeholders
+from llmbatch.pipeline import build_texts, frame_texts, placeholders
 from llmbatch.prepare import unranges
 from llmbatch.store import JobFolder
 
@@ -104,6 +104,12 @@ class JobFrame:
             "llmbatch.load(path, frame=df), or collect(frame=df)."
         )
         raise InputError(msg)
+
+    def texts(self, manifest: Manifest) -> list[Any]:
+        """Every row's text as it was sent (the `text=` column, or `prompt=` rendered)."""
+        cols = manifest.columns
+        frame = frames.to_frame(self.snapshot(manifest))
+        return frame_texts(frame, cols["text"], cols["prompt"], manifest.n_rows)
 
     def own(self, manifest: Manifest) -> Any:
         """The whole frame to attach answers to (all its columns, not only id and text)."""

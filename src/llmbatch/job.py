@@ -9,26 +9,24 @@ terminal, two cron runs): they share the work and never pay twice.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
-import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-
-from tqdm.auto import tqdm
 
 from llmbatch._exceptions import InputError, JobNotReady
 from llmbatch._retry import RetryStats
 from llmbatch.attempts import add_retry
 from llmbatch.claims import Claims
+from llmbatch.costs import Estimate, Usage, estimate, usage_of
 from llmbatch.http_tally import HttpTally
 from llmbatch.identity import JobFrame
 from llmbatch.lifecycle import Lifecycle
 from llmbatch.manifest import Manifest
 from llmbatch.merge import merge_answers
-from llmbatch.prepare import Limits
+from llmbatch.prepare import Limits, unranges
 from llmbatch.providers import Anthropic, OpenAI, provider_from_manifest
 from llmbatch.providers.registry import make_backend
 from llmbatch.reading import check_results, failed_batch_error, read_outcomes
@@ -41,11 +39,14 @@ from llmbatch.results import (
     paused_gc,
     warn_truncated,
 )
+from llmbatch.reuse import index_collected, line_reader
 from llmbatch.state import JobState
 from llmbatch.status import JobStatus
 from llmbatch.store import JobFolder
 from llmbatch.sync_options import SyncOptions
 from llmbatch.tasks import TaskSpec
+from llmbatch.waiting import check_seconds, poll_until_done
+from llmbatch.wire import Reply
 
 __all__ = ["BatchHandle", "make_backend"]
 
@@ -53,14 +54,6 @@ log = logging.getLogger("llmbatch")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _check_seconds(name: str, value: Any) -> None:
-    """A wait parameter must be a finite number of seconds >= 0 (checked before any poll)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value < 0:
-        msg = f"{name} must be a finite number of seconds >= 0, got {value!r}"
-        raise InputError(f"{msg}\nHint: e.g. wait(poll_interval=30, timeout=3600).")
 
 
 def _public(method: F) -> F:
@@ -193,6 +186,16 @@ class BatchHandle:
         """HTTP counters over the job's whole life: requests, retries (by reason), recovered."""
         return dict(self._m.http or RetryStats().as_dict())
 
+    def _index_answers(self) -> None:
+        """Tally the tokens of newly collected shards and index their usable answers for
+        reuse by later jobs (`reuse.index_collected`; never fails the job)."""
+        if any(s.collected and not s.indexed for s in self._m.shards):
+            read = line_reader(self.spec, self._backend.parse_line, self._reply)
+            self._m = index_collected(self._state, self._life.claims.home, self._m.tag, read)
+
+    def _reply(self, payload: dict[str, Any]) -> Reply:
+        return self._backend.reply(self.spec.endpoint, payload)
+
     # -- submit ---------------------------------------------------------------------------
     @_public
     def submit(self) -> BatchHandle:
@@ -205,6 +208,7 @@ class BatchHandle:
         sender = self._life if self._realtime is None else self._realtime
         sender.send_all(self._m.shards, self.name, progress=True)
         self._refresh()
+        self._index_answers()
         return self
 
     # -- status ---------------------------------------------------------------------------
@@ -226,6 +230,7 @@ class BatchHandle:
         if resubmit and self._resubmit_quota:
             self._resubmit_one()
         self._refresh()
+        self._index_answers()
 
     def _resubmit_one(self) -> None:
         shards = self._refresh().shards
@@ -236,10 +241,35 @@ class BatchHandle:
 
     @_public
     def status(self, *, refresh: bool = True) -> JobStatus:
-        """The job's normalised status (asks the provider unless `refresh=False`)."""
+        """The job's normalised status (asks the provider unless `refresh=False`), with the
+        cost of the answers so far."""
         if refresh:
             self._poll(resubmit=False, block=False)
-        return JobStatus.of(self.name, self._config.name, self.n_rows, self._m.shards)
+        st = JobStatus.of(self.name, self._config.name, self.n_rows, self._m.shards)
+        spent = usage_of(self.spec, self._m.shards, batch=self._m.mode == "batch")
+        return dataclasses.replace(st, cost=spent.cost, prices=spent.prices)
+
+    # -- cost -----------------------------------------------------------------------------
+    @_public
+    def estimate(self) -> Estimate:
+        """What this job's requests cost, estimated before sending: requests, input tokens
+        (± the approximation's band), the output bound and a typical figure, and the cost
+        range in USD at batch prices (realtime prices for a sync job). Rows answered by an
+        earlier job (reused) are not counted."""
+        shards = self._m.shards
+        rows = sorted({r for s in shards if not s.reused for r in unranges(s.rows)})
+        texts = self._frames.texts(self._m)
+        reused = sum(s.n for s in shards if s.reused)
+        batch = self._m.mode == "batch"
+        return estimate(self.spec, [texts[r] for r in rows], batch=batch, reused=reused)
+
+    @_public
+    def usage(self) -> Usage:
+        """Tokens this job's answers used, by kind (input, output, cache read, cache write),
+        and their cost in USD at batch prices (realtime prices for a sync job); rows reused
+        from earlier jobs cost nothing here. Counts every answer brought home so far."""
+        self._index_answers()
+        return usage_of(self.spec, self._m.shards, batch=self._m.mode == "batch")
 
     # -- wait / collect -------------------------------------------------------------------
     @_public
@@ -256,35 +286,22 @@ class BatchHandle:
         Ctrl-C stops waiting and leaves the job intact: `llmbatch.load(path).wait()` goes on.
         Another process may wait on the same job at the same time.
         """
-        _check_seconds("poll_interval", poll_interval)
+        check_seconds("poll_interval", poll_interval)
         if timeout is not None:
-            _check_seconds("timeout", timeout)
+            check_seconds("timeout", timeout)
         self._resubmit_quota = resubmit_on_quota
         if self._realtime is not None:
             self._realtime.send_all(self._refresh().shards, self.name, progress=progress)
-        start = time.monotonic()
-        shown = progress and self._realtime is None  # sync mode showed its rows as they came
-        bar = tqdm(total=self.n_rows, desc=self.name, unit="req", disable=not shown)
-        try:
-            while True:
-                self._poll(resubmit=True)
-                st = self.status(refresh=False)
-                bar.total = max(st.total, bar.total or 0)
-                bar.n = st.completed + st.failed
-                bar.set_postfix_str("waiting for quota" if st.waiting_for_quota else st.state)
-                bar.refresh()
-                if st.done:
-                    break
-                if timeout is not None and time.monotonic() - start > timeout:
-                    raise JobNotReady(f"job {self.name} not done after {timeout} s\n{st}", st)
-                time.sleep(poll_interval)  # no lock is held while sleeping
-        except KeyboardInterrupt as exc:
-            if hasattr(exc, "add_note"):
-                path = str(self.path)
-                exc.add_note(f"The job is intact: llmbatch.load({path!r}).wait() goes on.")
-            raise
-        finally:
-            bar.close()
+
+        def poll() -> JobStatus:
+            self._poll(resubmit=True)
+            return self.status(refresh=False)
+
+        poll_until_done(
+            poll, name=self.name, path=self.path, poll_interval=poll_interval, timeout=timeout,
+            total=sum(s.n for s in self._m.shards if not s.reused),  # reused rows are not sent
+            progress=progress and self._realtime is None,  # sync mode showed its rows already
+        )  # fmt: skip
         return self.collect()
 
     @_public
@@ -299,7 +316,7 @@ class BatchHandle:
             log.info("job %s: sync answers live in the job folder; nothing to download", self.name)
             return self
         for shard in self._m.shards:
-            if shard.state == "downloaded":
+            if shard.state == "downloaded" and not shard.reused:
                 self._life.fetch(shard.index, again=True)
             elif shard.state == "cleaned" and shard.collected:
                 log.warning("shard %s was cleaned up remotely; its results stay", shard.index)
@@ -325,6 +342,7 @@ class BatchHandle:
         st = self.status(refresh=False)
         if not st.done and not partial:
             raise JobNotReady(f"job {self.name} has not ended yet\n{st}\nHint: call wait().", st)
+        self._index_answers()
         with paused_gc():
             outcomes = self.outcomes(partial=partial)
             failed = None if partial else failed_batch_error(self._m, outcomes)

@@ -308,7 +308,7 @@ class Lifecycle:
             shard = self._shard(index)
             if shard.state == "cleaned" or (shard.cancelled and shard.unsent):
                 return []
-            deleted = self.backend.cleanup(shard)
+            deleted = [] if shard.reused else self.backend.cleanup(shard)  # nothing remote
             self.state.update_shard(index, Shard.clean)
         return deleted
 

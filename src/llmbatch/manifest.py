@@ -109,6 +109,9 @@ class Shard:
     results: list[str] = field(default_factory=list)
     result_files: dict[str, list[int]] = field(default_factory=dict)  # [bytes, lines] each
     events: list[dict[str, Any]] = field(default_factory=list)
+    reused: bool = False  # its rows' answers were copied from earlier jobs (`reuse`)
+    indexed: bool = False  # its answers are in the home's answer index
+    tokens: dict[str, int] | None = None  # tokens its answers used, by kind (once indexed)
     extra: dict[str, Any] = field(default_factory=dict)
 
     # -- what the shard is -----------------------------------------------------------------
@@ -198,6 +201,11 @@ class Shard:
         self._require({"ended", "downloaded"}, "record a download")
         self.results, self.state = list(files), "downloaded"
         self.result_files = dict(shape or {})
+
+    def mark_indexed(self, tokens: dict[str, int]) -> None:
+        """Its usable answers were added to the answer index and its tokens tallied (once)."""
+        self._require({"downloaded", "cleaned"}, "be indexed")
+        self.indexed, self.tokens = True, dict(tokens)
 
     def clean(self) -> None:
         self._require(_SENT | {"written"}, "be cleaned up")

@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 _FORMAT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
-_FLAGS = ("wide", "skip_empty", "force", "submit", "relax")
+_FLAGS = ("wide", "skip_empty", "force", "submit", "relax", "reuse")
 Line = Callable[[str, bytes], bytes]  # a backend's `line(custom_id, body)`
 
 
@@ -90,6 +90,8 @@ class JobRequest:
     relax: bool = False
     extra_body: dict[str, Any] | None = None
     mode: str = "batch"
+    reuse: bool = True
+    max_cost: float | None = None
     concurrency: int | None = None
     requests_per_minute: float | None = None
 
@@ -138,6 +140,12 @@ def check_request(req: JobRequest) -> None:
     if paced and req.mode != "sync":
         msg = f"{paced[0]}= applies to mode='sync' only (a batch is paced by the provider)"
         raise ConfigError(msg + f"\nHint: pass mode='sync', or drop {paced[0]}=.")
+    cap = req.max_cost
+    if cap is not None and (
+        isinstance(cap, bool) or not isinstance(cap, int | float) or not 0 < cap < float("inf")
+    ):
+        msg = f"max_cost must be a positive number of US dollars, got {cap!r}"
+        raise ConfigError(msg + "\nHint: e.g. max_cost=25 refuses a job estimated above $25.")
     if req.limits is not None and not isinstance(req.limits, Limits):
         msg = f"limits= must be an llmbatch Limits, got {type(req.limits).__name__}"
         raise ConfigError(msg + "\nHint: leave it out; the provider's limits are the default.")

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from llmbatch._exceptions import ResultsIntegrityError
 from llmbatch._json import loads
-from llmbatch.manifest import Observation, Shard
+from llmbatch.manifest import Observation, Shard, Status
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend, now
 from llmbatch.realtime_calls import Answer, Caller, Unit, units
@@ -263,7 +263,7 @@ class Realtime:
         seen = Observation("in_progress", "sync", answered.counts(shard.n))
         self.state.update_shard(shard.index, lambda s: s.observe(batch_id, seen))
 
-    def _finish(self, shard: Shard, journal: Journal, answered: _Answered, status: str) -> None:
+    def _finish(self, shard: Shard, journal: Journal, answered: _Answered, status: Status) -> None:
         """Check the journal like a download, then record it as the shard's results."""
         problem = check_download(
             [("output", journal.path)],
@@ -277,7 +277,7 @@ class Realtime:
             raise ResultsIntegrityError(msg + "\nHint: report this; the journal is kept.")
         assert shard.batch_id is not None
         batch_id = shard.batch_id
-        seen = Observation(status, "sync", answered.counts(shard.n))  # type: ignore[arg-type]
+        seen = Observation(status, "sync", answered.counts(shard.n))
         rel = str(journal.path.relative_to(self.folder.path))
         shape = {rel: file_shape(journal.path)}
 

@@ -38,6 +38,7 @@ __all__ = [
     "never_ran",
     "truncated_answers",
     "unanswered",
+    "usable_reply",
     "warn_truncated",
 ]
 
@@ -171,16 +172,28 @@ def _embedding(reply: Reply) -> tuple[Any, str | None]:
     return vectors[0], None
 
 
+def _answer_state(spec: TaskSpec) -> dict[str, Any]:
+    """What reading answers of `spec` needs once: the schema validator for classify."""
+    state: dict[str, Any] = {}
+    if spec.kind == "classify":
+        assert spec.schema is not None
+        state["validate"] = schema_mod.make_validator(answer_schema(spec))
+    return state
+
+
+def usable_reply(spec: TaskSpec) -> Callable[[Reply], bool]:
+    """Whether a reply is an answer collect() keeps: not refused, cut, empty or off-schema."""
+    state = _answer_state(spec)
+    return lambda reply: _answer_values(spec, reply, state)[1] is None
+
+
 def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) -> pa.Table:
     """The columns collect() appends, in row order: answers, then `.error` and usage.
 
     Marks the outcome of every row whose answer is unusable (`invalid_output`), so that
     `retry_failed()` sees it.
     """
-    state: dict[str, Any] = {}
-    if spec.kind == "classify":
-        assert spec.schema is not None
-        state["validate"] = schema_mod.make_validator(answer_schema(spec))
+    state = _answer_state(spec)
     n = len(outcomes.slots)
     values: list[Any] = [None] * n
     errors: list[str | None] = [None] * n

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from llmbatch.manifest import TERMINAL, Shard
 
-__all__ = ["JobStatus", "ShardStatus"]
+__all__ = ["JobStatus", "ShardStatus", "usd"]
 
 JobState = Literal["pending", "running", "ended"]
 
@@ -76,11 +76,14 @@ class JobStatus:
     completed: int
     failed: int
     shards: list[ShardStatus]
+    reused: int = 0  # rows answered by earlier jobs' answers (never sent, not in the counts)
+    cost: float | None = None  # USD of the answers so far (None: no price for the model)
+    prices: str | None = None  # which prices `cost` is at
 
     @classmethod
     def of(cls, name: str, provider: str, n_rows: int, shards: list[Shard]) -> JobStatus:
         """A job's status from its shards as the manifest records them (no remote call)."""
-        views = [ShardStatus.of(s) for s in shards]
+        views = [ShardStatus.of(s) for s in shards if not s.reused]
         unsent = any(s.to_send and s.status == "pending" for s in shards)
         ended = all(s.finished for s in shards)
         state: JobState = "ended" if ended else ("pending" if unsent else "running")
@@ -93,6 +96,7 @@ class JobStatus:
             completed=sum(s.completed for s in views),
             failed=sum(s.failed for s in views),
             shards=views,
+            reused=sum(s.n for s in shards if s.reused),
         )
 
     @property
@@ -116,10 +120,13 @@ class JobStatus:
         if state == "running" and self.shards and all(s.done for s in self.shards):
             state = "downloading results"
         attempts = sorted({s.attempt for s in self.shards})
+        rows = f"{self.n_rows:,} rows"
+        if self.reused:
+            rows += f": {self.reused:,} reused, {self.n_rows - self.reused:,} to send"
         if len(attempts) <= 1:
             return (
                 f"{state} — {self.completed:,} done, {self.failed:,} failed of {self.total:,} "
-                f"requests ({self.n_rows:,} rows)"
+                f"requests ({rows})"
             )
         parts = []
         for a in attempts:
@@ -127,9 +134,7 @@ class JobStatus:
             done, failed = sum(s.completed for s in shards), sum(s.failed for s in shards)
             total = sum(s.total for s in shards)
             parts.append(f"{done:,} done, {failed:,} failed of {total:,} requests")
-        return f"{state} — {self.n_rows:,} rows in {len(attempts)} attempts: " + ", then ".join(
-            parts
-        )
+        return f"{state} — {rows} in {len(attempts)} attempts: " + ", then ".join(parts)
 
     def __str__(self) -> str:
         shards = ", ".join(f"{n} {k}" for k, n in sorted(self._counts().items()))
@@ -137,6 +142,8 @@ class JobStatus:
             f"llmbatch job {self.name} ({self.provider}): {self._summary()}; "
             f"shards: {shards or 'none'}"
         )
+        if self.prices is not None:
+            line += f"\n  cost so far: {usd(self.cost)} at {self.prices}"
         if self.waiting_for_quota:
             line += "\n  waiting for the provider's enqueued-token quota to free up"
         for s in self.shards:
@@ -158,11 +165,21 @@ class JobStatus:
             f"<th>{h}</th>"
             for h in ("shard", "attempt", "status", "raw", "batch", "done", "failed", "total")
         )
+        cost = ""
+        if self.prices is not None:
+            cost = f"<br>cost so far: {html.escape(usd(self.cost))} at {html.escape(self.prices)}"
         return (
             f"<div><b>llmbatch job</b> <code>{html.escape(self.name)}</code> "
-            f"({html.escape(self.provider)}): {html.escape(self._summary())}"
+            f"({html.escape(self.provider)}): {html.escape(self._summary())}{cost}"
             f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
         )
+
+
+def usd(value: float | None) -> str:
+    """Dollars as a person reads them ("$12.40", "$0.0031"); None is "unknown"."""
+    if value is None:
+        return "unknown (no price for this model)"
+    return f"${value:,.2f}" if value >= 1 else f"${value:,.4f}"
 
 
 def _note(s: Shard) -> str | None:

@@ -1,0 +1,288 @@
+"""Answers reused across jobs: a row whose exact request was answered before is not sent again.
+
+At prepare, every row's request gets a key: a hash of the provider, its base URL, the endpoint
+and the request body (the bytes that would be sent, without the custom_id). The keys go to
+``requests/keys.bin`` (16 bytes per row, by position) and are looked up in the home's
+`AnswerIndex` in one query. A hit's result line is read from the older job's folder, checked
+against its digest, given this job's custom_id and copied into ``results/reused.jsonl``: each
+job folder stays whole on its own, so deleting the older job later breaks nothing. Those rows
+form one shard that is born downloaded; the rest is sharded and sent as usual.
+
+When a job's results are in its folder, its usable answers are indexed (`index_shard`): a line
+the provider counts as succeeded and that collect() would keep (not refused, cut, empty or off
+its schema). Errors are never indexed, so they are never reused.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from llmbatch._json import loads
+from llmbatch.answer_index import AnswerIndex, Ref
+from llmbatch.costs import shard_tokens
+from llmbatch.ids import row_of, wire_id
+from llmbatch.manifest import Manifest, Shard
+from llmbatch.prepare import ranges
+from llmbatch.results import usable_reply
+from llmbatch.state import JobState
+from llmbatch.store import file_shape
+from llmbatch.tasks import TaskSpec, body_template
+from llmbatch.wire import Reply
+
+__all__ = [
+    "KEYS_FILE",
+    "KEY_SIZE",
+    "REUSED_FILE",
+    "Reused",
+    "copy_answers",
+    "digest_rows",
+    "index_collected",
+    "index_shard",
+    "line_reader",
+    "request_header",
+    "reused_shard",
+]
+
+log = logging.getLogger("llmbatch")
+
+KEY_SIZE = 16
+KEYS_FILE = "requests/keys.bin"
+REUSED_FILE = "results/reused.jsonl"
+_NO_KEY = bytes(KEY_SIZE)  # a row that is not sent
+# a result line → its reply (None: no success), and whether collect() would keep it
+LineReader = Callable[[dict[str, Any]], tuple[Reply | None, bool]]
+
+
+def request_header(provider: str, base_url: str, endpoint: str) -> bytes:
+    """What, besides the body, makes two requests the same request."""
+    return orjson.dumps([provider, base_url, endpoint]) + b"\n"
+
+
+def _key(header: bytes, body: bytes) -> bytes:
+    return hashlib.blake2b(header + body, digest_size=KEY_SIZE).digest()
+
+
+def _digest(line: bytes) -> bytes:
+    return hashlib.blake2b(line, digest_size=8).digest()
+
+
+def digest_rows(
+    spec: TaskSpec,
+    texts: Sequence[Any],
+    rows: Sequence[int],
+    header: bytes,
+    hasher: Any,
+    text_hasher: Any,
+) -> bytearray:
+    """Every sent row's request key (16 bytes each, by row position), and the job's identity
+    digests fed on the way exactly as `prepare.write_shards` feeds them."""
+    prefix, suffix = body_template(spec)
+    keys = bytearray(KEY_SIZE * len(texts))
+    for row in rows:
+        text = orjson.dumps(texts[row])
+        body = prefix + text + suffix
+        at = KEY_SIZE * row
+        keys[at : at + KEY_SIZE] = _key(header, body)
+        mark = str(row).encode() + b"\x00"
+        hasher.update(mark + body + b"\n")
+        text_hasher.update(mark + text + b"\n")
+    return keys
+
+
+def key_of(keys: bytes | bytearray, row: int) -> bytes:
+    return bytes(keys[KEY_SIZE * row : KEY_SIZE * (row + 1)])
+
+
+@dataclass
+class Reused:
+    """The rows a new job takes from earlier answers, and the file they were copied to."""
+
+    rows: list[int] = field(default_factory=list)
+    path: Path | None = None
+
+
+def copy_answers(
+    index: AnswerIndex, keys: bytes | bytearray, rows: Sequence[int], tag: str, dest: Path
+) -> Reused:
+    """Copy the earlier answers of `rows` into `dest` under this job's custom_ids.
+
+    A reference is used only if its line is still there, byte for byte (else the key's next
+    reference is tried); stale references are dropped from the index, and a row with none left
+    is sent. Each results file is opened once and read in offset order.
+    """
+    wanted: dict[bytes, list[int]] = {}
+    for row in rows:
+        wanted.setdefault(key_of(keys, row), []).append(row)
+    hits = index.lookup(wanted)
+    if not hits:
+        return Reused()
+    done: list[int] = []
+    stale: list[tuple[bytes, Ref]] = []
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        for key, line in _lines(hits, stale):
+            for row in wanted[key]:
+                line["custom_id"] = wire_id(tag, row)
+                out.write(orjson.dumps(line) + b"\n")
+                done.append(row)
+    index.forget(stale)
+    if not done:
+        dest.unlink(missing_ok=True)
+        return Reused()
+    return Reused(sorted(done), dest)
+
+
+def _lines(
+    hits: dict[bytes, list[Ref]], stale: list[tuple[bytes, Ref]]
+) -> Iterator[tuple[bytes, Any]]:
+    """Each hit's answer line, parsed: its newest reference that still reads as recorded."""
+    todo = dict.fromkeys(hits, 0)  # key -> which of its references to try
+    while todo:
+        by_file: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
+        for key, k in todo.items():
+            ref = hits[key][k]
+            by_file.setdefault((ref.job, ref.file), []).append((ref.offset, key))
+        retry: dict[bytes, int] = {}
+        for (job, file), wanted in by_file.items():
+            refs = [(key, hits[key][todo[key]]) for _, key in sorted(wanted)]
+            for (key, ref), raw in zip(refs, _read(Path(job) / file, refs), strict=True):
+                if raw is not None and _digest(raw) == ref.digest:
+                    yield key, loads(raw)
+                    continue
+                stale.append((key, ref))
+                if todo[key] + 1 < len(hits[key]):
+                    retry[key] = todo[key] + 1
+        todo = retry
+
+
+def _read(path: Path, refs: list[tuple[bytes, Ref]]) -> list[bytes | None]:
+    """The recorded byte ranges of one file, in the order given (None: gone or cut short)."""
+    try:
+        with open(path, "rb") as fh:
+            out: list[bytes | None] = []
+            for _, ref in refs:
+                fh.seek(ref.offset)
+                raw = fh.read(ref.length)
+                out.append(raw if len(raw) == ref.length else None)
+            return out
+    except OSError:
+        return [None] * len(refs)
+
+
+def reused_shard(index: int, reused: Reused, root: Path) -> Shard:
+    """The shard of the reused rows: born downloaded, its results the copied answers."""
+    assert reused.path is not None
+    rel = str(reused.path.relative_to(root))
+    n = len(reused.rows)
+    shape = file_shape(reused.path)
+    return Shard(
+        index=index,
+        attempt=0,
+        path=rel,
+        rows=ranges(reused.rows),
+        n=n,
+        bytes=shape[0],
+        sha256="",
+        state="downloaded",
+        status="completed",
+        raw_status="reused",
+        counts={"total": n, "completed": n, "failed": 0},
+        results=[rel],
+        result_files={rel: shape},
+        reused=True,
+    )
+
+
+def index_shard(
+    index: AnswerIndex | None,
+    folder: Path,
+    shard: Shard,
+    keys: bytes | None,
+    tag: str,
+    read: LineReader,
+) -> list[Reply]:
+    """Record the usable answers of one collected shard (without `keys` or `index`: record
+    nothing); returns every reply its lines hold, for the shard's token tally."""
+    entries: list[tuple[bytes, Ref]] = []
+    replies: list[Reply] = []
+    job = str(folder.resolve())
+    for rel in shard.results:
+        offset = 0
+        with (folder / rel).open("rb") as fh:
+            for raw in fh:
+                line = raw.rstrip(b"\r\n")
+                start, offset = offset, offset + len(raw)
+                if not line.strip():
+                    continue
+                parsed = loads(line)
+                reply, usable = read(parsed)
+                if reply is not None:
+                    replies.append(reply)
+                row = row_of(str(parsed.get("custom_id")), tag)
+                if not usable or row is None or keys is None or KEY_SIZE * (row + 1) > len(keys):
+                    continue
+                key = key_of(keys, row)
+                if key != _NO_KEY:
+                    entries.append((key, Ref(job, rel, start, len(line), _digest(line))))
+    if index is not None:
+        index.add(entries)
+    return replies
+
+
+def line_reader(
+    spec: TaskSpec,
+    parse_line: Callable[[dict[str, Any]], tuple[str, str, Any, Any]],
+    reply: Callable[[dict[str, Any]], Reply],
+) -> LineReader:
+    """A result line's reply (None: not a success, or unreadable) and whether collect() keeps
+    it as an answer (the only kind worth reusing)."""
+    keeps = usable_reply(spec)
+
+    def read(line: dict[str, Any]) -> tuple[Reply | None, bool]:
+        _, kind, payload, _ = parse_line(line)
+        if kind != "succeeded" or not isinstance(payload, dict):
+            return None, False
+        try:
+            got = reply(payload)
+            return got, keeps(got)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+            return None, False
+
+    return read
+
+
+def index_collected(
+    state: JobState,
+    home: Path,
+    tag: str,
+    read: Callable[[dict[str, Any]], tuple[Reply | None, bool]],
+) -> Manifest:
+    """Tally the tokens of every collected shard not yet done (for `usage()` and the status)
+    and index its usable answers in `home`'s answer index; returns the manifest as saved.
+
+    A job made before the index existed has no keys file: its tokens are tallied, nothing is
+    indexed. A failure (a locked or damaged index, a file gone) is logged, never raised: reuse
+    is a saving, not a condition of the job.
+    """
+    manifest = state.read()
+    keys_path = state.folder.path / KEYS_FILE
+    try:
+        keys = keys_path.read_bytes() if keys_path.exists() else None
+        index = AnswerIndex(home) if keys is not None else None
+        for shard in [s for s in manifest.shards if s.collected and not s.indexed]:
+            replies = index_shard(index, state.folder.path, shard, keys, tag, read)
+            tally = functools.partial(Shard.mark_indexed, tokens=shard_tokens(replies))
+            manifest, _ = state.update_shard(shard.index, tally)
+    except (OSError, sqlite3.Error, ValueError) as exc:
+        log.warning("job %s: answers not indexed for reuse (%s)", manifest.name, exc)
+    return manifest

@@ -1,0 +1,171 @@
+"""Answers reused across jobs: only new or changed rows are sent (and paid for) again."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from llmbatch.answer_index import INDEX_NAME
+from procs import finish, start
+
+LABELS = ["yes", "no"]
+
+
+def frame(n: int, prefix: str = "text") -> pd.DataFrame:
+    return pd.DataFrame({"doc": range(n), "body": [f"{prefix} {i}" for i in range(n)]})
+
+
+def grown(df: pd.DataFrame, more: int, changed: int) -> pd.DataFrame:
+    """`df` with `more` new rows appended and the first `changed` texts edited."""
+    extra = pd.DataFrame(
+        {"doc": range(len(df), len(df) + more), "body": [f"new {i}" for i in range(more)]}
+    )
+    out = pd.concat([df, extra], ignore_index=True)
+    out.loc[: changed - 1, "body"] = [f"edited {i}" for i in range(changed)]
+    return out
+
+
+def batch_requests(emu: Any) -> int:
+    """Requests in every batch the emulator was given (both providers)."""
+    total = 0
+    with httpx.Client(headers={"authorization": "Bearer k", "x-api-key": "k"}) as http:
+        page = http.get(f"{emu.openai_base_url}/batches", params={"limit": 100}).json()
+        total += sum(b["request_counts"]["total"] for b in page["data"])
+        headers = {"anthropic-version": "2023-06-01"}
+        page = http.get(f"{emu.url}/v1/messages/batches", headers=headers).json()
+        total += sum(sum(b["request_counts"].values()) for b in page["data"])
+    return total
+
+
+def classify(df: pd.DataFrame, provider: str = "openai", **kw: Any) -> Any:
+    return df.llmbatch.classify(LABELS, text="body", id="doc", provider=provider, **kw)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_only_new_and_changed_rows_are_sent_again(emu: Any, provider: str) -> None:
+    first = classify(frame(1000), provider).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 1000
+    job = classify(grown(frame(1000), 100, 10), provider)
+    second = job.wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 1000 + 110
+    assert len(second) == 1100 and not second[".error"].any()
+    same = slice(10, 1000)
+    pd.testing.assert_frame_equal(second.iloc[same], first.iloc[same])
+    st = job.status()
+    assert st.reused == 990 and st.total == 110
+    assert "1,100 rows: 990 reused, 110 to send" in str(st)
+
+
+def test_sync_mode_reuses_too(emu: Any) -> None:
+    route = "POST /v1/chat/completions"
+    classify(frame(200), mode="sync").collect()
+    assert emu.call_count(route) == 200
+    out = classify(grown(frame(200), 20, 5), mode="sync").collect()
+    assert emu.call_count(route) == 225
+    assert len(out) == 220 and not out[".error"].any()
+
+
+def test_reuse_false_and_force_send_everything(emu: Any) -> None:
+    classify(frame(50)).wait(poll_interval=0, progress=False)
+    classify(grown(frame(50), 5, 0), reuse=False).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 50 + 55
+    classify(frame(50), force=True).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 50 + 55 + 50
+
+
+def test_the_same_work_is_still_the_same_job(emu: Any) -> None:
+    job = classify(frame(30))
+    again = classify(frame(30))
+    assert again.path == job.path
+    assert batch_requests(emu) == 30
+
+
+def test_error_rows_are_never_reused(emu: Any) -> None:
+    emu.configure(request_error_rate=0.3)
+    first = classify(frame(100)).wait(poll_interval=0, progress=False)
+    failed = int(first[".error"].sum())
+    assert 0 < failed < 100
+    emu.configure(request_error_rate=0.0)
+    second = classify(grown(frame(100), 1, 0)).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 100 + failed + 1
+    assert not second[".error"].any()
+
+
+def test_invalid_answers_are_not_reused(emu: Any) -> None:
+    df = frame(20)
+    df.loc[3, "body"] = "text 3 [[bad_schema]]"
+    first = classify(df).wait(poll_interval=0, progress=False)
+    assert bool(first.loc[3, ".error"])
+    classify(grown(df, 1, 0)).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 20 + 2  # the new row, and row 3 again
+
+
+def test_deleting_the_older_job_breaks_nothing(emu: Any) -> None:
+    old = classify(frame(40))
+    old.wait(poll_interval=0, progress=False)
+    newer = classify(grown(frame(40), 2, 0))
+    shutil.rmtree(old.path)
+    assert len(newer.wait(poll_interval=0, progress=False)) == 42
+    third = classify(grown(frame(40), 4, 0)).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 40 + 2 + 2  # the copy in `newer` still answers rows 0-41
+    assert not third[".error"].any()
+
+
+def test_a_stale_reference_is_sent_instead(emu: Any) -> None:
+    old = classify(frame(10))
+    old.wait(poll_interval=0, progress=False)
+    results = old.path / "results"
+    for path in results.glob("*.jsonl"):
+        lines = path.read_bytes().splitlines()
+        path.write_bytes(b"".join(b"{ " + line[1:] + b"\n" for line in lines))  # rewritten
+    out = classify(grown(frame(10), 1, 0)).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 10 + 11
+    assert not out[".error"].any()
+
+
+def test_cleanup_of_a_job_with_reused_rows_asks_nothing_for_them(emu: Any) -> None:
+    classify(frame(10)).wait(poll_interval=0, progress=False)
+    job = classify(frame(10), name="again")  # same work, new name: all reused
+    assert job.status().state == "ended" and batch_requests(emu) == 10
+    calls = emu.call_count()
+    assert job.cleanup() == []
+    assert emu.call_count() == calls
+    assert len(job.collect()) == 10
+    assert job.refresh_results() is job
+
+
+PREPARE_SCRIPT = """
+import sys
+import llmbatch
+import pandas as pd
+start, stop = int(sys.argv[1]), int(sys.argv[2])
+df = pd.DataFrame({"doc": range(start, stop), "body": [f"text {i}" for i in range(start, stop)]})
+out = df.llmbatch.classify(["yes", "no"], text="body", id="doc").wait(poll_interval=0,
+                                                                     progress=False)
+print(len(out), int(out[".error"].sum()))
+"""
+
+
+def test_two_processes_with_overlapping_jobs_share_the_index_safely(
+    emu: Any, tmp_path: Path
+) -> None:
+    home = tmp_path / "jobs"
+    classify(frame(300)).wait(poll_interval=0, progress=False)
+    procs = [
+        start(emu, PREPARE_SCRIPT, "100", "500", home=str(home)),
+        start(emu, PREPARE_SCRIPT, "200", "600", home=str(home)),
+    ]
+    for code, stdout, stderr in finish(procs):
+        assert code == 0, stderr
+        assert stdout.split() == ["400", "0"]
+    # each job sent each of its rows at most once; rows 0-299 were answered before
+    assert 300 + 200 + 100 <= batch_requests(emu) <= 300 + 200 + 300
+    with sqlite3.connect(home / INDEX_NAME) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT count(DISTINCT key) FROM answers").fetchone()[0] == 600
