@@ -120,6 +120,9 @@ def _run(args: argparse.Namespace) -> int:
         print(handle.refresh_results().status(refresh=False))
     elif args.command == "wait":
         _write(handle.wait(poll_interval=args.poll_interval, timeout=args.timeout), args.output)
+    elif args.command == "collect" and str(args.output or "").lower().endswith(".parquet"):
+        path = handle.collect(partial=args.partial, to=args.output)  # bounded memory
+        print(f"wrote {handle.n_rows:,} rows to {path}")
     elif args.command == "collect":
         _write(handle.collect(partial=args.partial), args.output)
     elif args.command == "retry":

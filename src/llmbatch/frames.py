@@ -183,6 +183,11 @@ def check_library(library: str) -> None:
         raise InputError(msg + "\nHint: library='pandas' or library='polars'.")
 
 
+def to_arrow(native: Any) -> pa.Table:
+    """The frame as an Arrow table (its columns; a pandas index is not kept)."""
+    return to_frame(native).to_arrow()
+
+
 def from_arrow(table: pa.Table, library: str = "pandas") -> Any:
     """A new native frame from an arrow table (typed as `attach_columns` types answers)."""
     check_library(library)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -104,6 +105,15 @@ class JobFrame:
             "llmbatch.load(path, frame=df), or collect(frame=df)."
         )
         raise InputError(msg)
+
+    def source(self, manifest: Manifest) -> Path | Any:
+        """Where `collect(to=)` reads the frame from: the snapshot file, else the frame given
+        to load() (checked) as an Arrow table."""
+        for name in ("frame.parquet", "frame.partial.parquet"):
+            path = self.folder.path / name
+            if path.exists():
+                return path
+        return frames.to_arrow(self.snapshot(manifest))
 
     def texts(self, manifest: Manifest) -> list[Any]:
         """Every row's text as it was sent (the `text=` column, or `prompt=` rendered)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +41,7 @@ from llmbatch.results import (
     warn_truncated,
 )
 from llmbatch.reuse import index_collected, line_reader
+from llmbatch.sink import Snapshot, sink_parquet
 from llmbatch.state import JobState
 from llmbatch.status import JobStatus
 from llmbatch.store import JobFolder
@@ -331,18 +333,32 @@ class BatchHandle:
         )
 
     @_public
-    def collect(self, frame: Any = None, partial: bool = False) -> Any:
+    def collect(
+        self, frame: Any = None, partial: bool = False, *, to: str | os.PathLike[str] | None = None
+    ) -> Any:
         """The frame with the answer columns (same library, row order and pandas index).
 
         Raises `JobNotReady` (carrying the status) until every shard has ended, unless
         `partial=True`, and `BatchFailedError` while a batch that failed at the provider has
         rows without an answer. With `frame=`, answers are joined onto that frame by the id
         column. Logs one warning when kept answers were cut at the output limit.
+
+        `to="out.parquet"` writes the frame with its answers to a parquet file instead, in
+        bounded memory (`WINDOW` rows at a time, in row order), and returns its path: for jobs
+        whose answers do not fit in memory (read it back with `pl.scan_parquet`).
         """
         st = self.status(refresh=False)
         if not st.done and not partial:
             raise JobNotReady(f"job {self.name} has not ended yet\n{st}\nHint: call wait().", st)
         self._index_answers()
+        if to is not None:
+            if frame is not None:
+                msg = "collect(to=) writes the job's own frame; frame= joins onto another one"
+                raise InputError(msg + "\nHint: pass one of them.")
+            check_results(self._m, self._folder)
+            source = Snapshot(self._frames.source(self._m))
+            return sink_parquet(to, manifest=self._m, folder=self._folder, backend=self._backend,
+                                spec=self.spec, snapshot=source, partial=partial)  # fmt: skip
         with paused_gc():
             outcomes = self.outcomes(partial=partial)
             failed = None if partial else failed_batch_error(self._m, outcomes)

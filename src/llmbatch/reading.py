@@ -15,7 +15,7 @@ from llmbatch.ids import row_of
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend
-from llmbatch.results import Outcome, Outcomes, batch_failure, line_outcome, never_ran, unanswered
+from llmbatch.results import Outcome, Outcomes, failed_batch, line_outcome, never_ran, unanswered
 from llmbatch.store import JobFolder
 
 __all__ = ["check_results", "failed_batch_error", "read_outcomes"]
@@ -77,16 +77,10 @@ def _read_shard(
 
 def failed_batch_error(manifest: Manifest, outcomes: Outcomes) -> BatchFailedError | None:
     """The error for a batch that failed at the provider while its rows still have no answer
-    (once `retry_failed()` has answered them, the job is whole again). Latest first."""
-    for shard in sorted(manifest.shards, key=lambda s: -s.attempt):
-        if never_ran(shard) is None or shard.cancelled:
-            continue
-        rows = unranges(shard.rows)
-        if any((o := outcomes.slots[r]) and o.kind == "batch_failed" for r in rows):
-            msg = (
-                f"shard {shard.index}: {batch_failure(shard)}\nHint: job.retry_failed() "
-                "sends its rows again (fix the cause first if it is in the requests); "
-                "collect(partial=True) returns the other rows now."
-            )
-            return BatchFailedError(msg, shard=shard.index, errors=shard.errors)
-    return None
+    (once `retry_failed()` has answered them, the job is whole again)."""
+
+    def answered(row: int) -> bool:
+        outcome = outcomes.slots[row]
+        return outcome is None or outcome.kind != "batch_failed"
+
+    return failed_batch(manifest, answered)

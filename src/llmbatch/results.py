@@ -22,8 +22,9 @@ import orjson
 import pyarrow as pa
 
 from llmbatch import schema as schema_mod
+from llmbatch._exceptions import BatchFailedError
 from llmbatch._schema_columns import json_text
-from llmbatch.manifest import Shard
+from llmbatch.manifest import Manifest, Shard
 from llmbatch.tasks import Reply, TaskSpec, answer_schema
 from llmbatch.typed_columns import column, drop_rows, task_columns
 
@@ -34,6 +35,7 @@ __all__ = [
     "Outcomes",
     "answer_table",
     "batch_failure",
+    "failed_batch",
     "line_outcome",
     "never_ran",
     "truncated_answers",
@@ -284,6 +286,24 @@ def never_ran(shard: Shard) -> Outcome | None:
         return Outcome(kind="canceled", message="cancelled before it was sent")
     if shard.status == "failed" and shard.finished:
         return Outcome(kind="batch_failed", message=batch_failure(shard))
+    return None
+
+
+def failed_batch(manifest: Manifest, answered: Callable[[int], bool]) -> BatchFailedError | None:
+    """The error for a batch that failed at the provider while some of its rows have no
+    answer (`answered(row)` False); once `retry_failed()` has answered them, the job is whole
+    again. Latest attempt first."""
+    for shard in sorted(manifest.shards, key=lambda s: -s.attempt):
+        if never_ran(shard) is None or shard.cancelled:
+            continue
+        runs = shard.rows
+        if any(not answered(r) for a, b in runs for r in range(a, b)):
+            msg = (
+                f"shard {shard.index}: {batch_failure(shard)}\nHint: job.retry_failed() "
+                "sends its rows again (fix the cause first if it is in the requests); "
+                "collect(partial=True) returns the other rows now."
+            )
+            return BatchFailedError(msg, shard=shard.index, errors=shard.errors)
     return None
 
 

@@ -91,6 +91,8 @@ class Wire:
         realtime_path: ``endpoint -> the realtime path`` (relative to the provider's base URL)
             that takes the same body as a batch line (sync mode).
         request: ``batch input line -> (custom_id, body)``, the inverse of `line`.
+        cache_columns: the cache token columns its answers report (`collect(to=)` writes
+            them all, whatever a window holds).
         result_line: ``(custom_id, HTTP status, answer body or None, message) -> one line`` in
             the shape of the provider's batch results, so a realtime answer is read like a
             batch answer (status 0: the request never got an HTTP answer).
@@ -108,3 +110,4 @@ class Wire:
     realtime_path: Callable[[str], str]
     request: Callable[[dict[str, Any]], tuple[str, Any]]
     result_line: Callable[[str, int, Any, str], bytes]
+    cache_columns: tuple[str, ...] = ()

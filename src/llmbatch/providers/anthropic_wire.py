@@ -119,4 +119,5 @@ WIRE = Wire(
     realtime_path=realtime_path,
     request=request,
     result_line=result_line,
+    cache_columns=(".cache_read_tokens", ".cache_write_tokens"),
 )

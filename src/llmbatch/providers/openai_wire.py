@@ -205,4 +205,5 @@ WIRE = Wire(
     realtime_path=realtime_path,
     request=request,
     result_line=result_line,
+    cache_columns=(".cache_read_tokens",),
 )
