@@ -111,3 +111,12 @@ def test_request_failures_are_seeded() -> None:
     assert draws == [request_fails(0, 1, f"r{i}", 0.5) for i in range(200)]
     assert draws != [request_fails(0, 2, f"r{i}", 0.5) for i in range(200)]
     assert not any(request_fails(0, 1, f"r{i}", 0.0) for i in range(200))
+
+
+@pytest.mark.parametrize("rps", [3.0, 7.0, 40.0, 0.3])
+def test_every_request_has_run_once_the_schedule_is_done(rps: float) -> None:
+    start = 1_796_000_000.123456  # a clock time, where float steps are coarse
+    for n in (1, 4, 5, 13):
+        timeline = Timeline(start, n, rps, 0.0, 0.0, start + 10**6)
+        assert timeline.processed_by(timeline.all_done_at) == n
+        assert timeline.processed_by(timeline.done_at(n - 2) if n > 1 else start) <= n

@@ -78,7 +78,7 @@ class MessageBatch:
         if faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate):
             kind, payload = "errored", faults.anthropic_line_error(cfg.request_error_type)
         else:
-            kind, payload = fake_model.anthropic_answer(params, salt=custom_id)
+            kind, payload = fake_model.anthropic_answer(params, salt=custom_id, checked=True)
         if kind == "errored":
             payload["error"].setdefault("details", dict(ERROR_DETAILS))  # F.10
         return kind, payload

@@ -44,9 +44,12 @@ def anthropic_error(message: str) -> dict:
     return {"type": "error", "error": error, "request_id": None}
 
 
-def messages_answer(params: dict, salt: str) -> tuple[str, dict]:
-    """``("succeeded", Message)`` or ``("errored", ErrorResponse)`` for one request."""
-    problem = check_params(params)
+def messages_answer(params: dict, salt: str, *, checked: bool = False) -> tuple[str, dict]:
+    """``("succeeded", Message)`` or ``("errored", ErrorResponse)`` for one request.
+
+    ``checked``: ``params`` already passed :func:`check_params` (skip running it again).
+    """
+    problem = None if checked else check_params(params)
     if problem is not None:
         return "errored", anthropic_error(problem)
     seed = digest(

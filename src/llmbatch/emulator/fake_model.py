@@ -113,13 +113,15 @@ def openai_answer(
     return 400, openai_error(f"Invalid URL (POST {url})", None, "unknown_url")
 
 
-def anthropic_answer(params: dict, *, salt: str = "") -> tuple[str, dict]:
+def anthropic_answer(params: dict, *, salt: str = "", checked: bool = False) -> tuple[str, dict]:
     """``("succeeded", Message)`` or ``("errored", ErrorResponse)`` for one batch request.
 
     The error form is ``{"type": "error", "error": {"type": "invalid_request_error",
-    "message": ...}, "request_id": None}``. ``salt`` varies the ids only.
+    "message": ...}, "request_id": None}``. ``salt`` varies the ids only. ``checked``: the
+    caller has already validated ``params`` (``request_checks.anthropic_params_error`` found
+    nothing), so the Messages checks are not run twice.
 
     Example: ``anthropic_answer({"model": "claude-haiku-4-5", "max_tokens": 64,
     "messages": [{"role": "user", "content": "hi"}]})[0]`` is ``"succeeded"``.
     """
-    return messages_answer(params, salt)
+    return messages_answer(params, salt, checked=checked)

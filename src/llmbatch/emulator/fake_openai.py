@@ -6,8 +6,8 @@ Otherwise the answer is derived from the request alone (see :mod:`fake_model` fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import cast
+import functools
+from typing import NamedTuple, cast
 
 from llmbatch.emulator.catalog import OPENAI_ALIASES
 from llmbatch.emulator.fake_openai_checks import (
@@ -69,8 +69,7 @@ def snapshot_model(model: str) -> str:
     return OPENAI_ALIASES.get(model, model)
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     """What one choice says: ``kind`` is ``text``, ``refusal`` or ``tool`` (then JSON args)."""
 
     kind: str
@@ -78,8 +77,7 @@ class Output:
     tool: str | None = None
 
 
-@dataclass(frozen=True)
-class Shaped:
+class Shaped(NamedTuple):
     """An :class:`Output` after the token limit and stop sequences were applied."""
 
     output: Output
@@ -92,17 +90,17 @@ def decide(
     user: str, seed: bytes, fmt: tuple[str, object], tool: tuple[str, object] | None
 ) -> Output:
     """The answer to a request whose last user message is ``user`` (markers honoured)."""
-    words = words_of(user)
     if REFUSE_MARKER in user:
         return Output("refusal", REFUSAL_TEXT)
     if tool is not None:
-        return Output("tool", structured_text(tool[1], seed, words, user), tool[0])
+        return Output("tool", structured_text(tool[1], seed, words_of(user), user), tool[0])
     kind, schema = fmt
     if kind == "json_schema":
-        return Output("text", structured_text(schema or {"type": "object"}, seed, words, user))
+        schema = schema or {"type": "object"}
+        return Output("text", structured_text(schema, seed, words_of(user), user))
     if kind == "json_object":
         answer = {"type": "object", "properties": {"answer": {"const": reply_text(user, seed)}}}
-        return Output("text", structured_text(answer, seed, words, user))
+        return Output("text", structured_text(answer, seed, words_of(user), user))
     return Output("text", reply_text(user, seed))
 
 
@@ -285,6 +283,8 @@ def _chat_format(value: object) -> tuple[str, object]:
 
 def forced_tool(body: dict, seed: bytes, *, nested: bool) -> tuple[str, object] | None:
     """``(name, parameters)`` of the function ``tool_choice`` forces, or None."""
+    if body.get("tool_choice") is None:
+        return None  # nothing forced (the common case): skip looking at the tools
     tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
     specs = [t.get("function", {}) if nested else t for t in tools]
     choice = body.get("tool_choice")
@@ -333,5 +333,6 @@ def _prompts(value: object) -> list[tuple[str, int]]:
     return prompts
 
 
+@functools.lru_cache(maxsize=256)
 def fingerprint(model: str) -> str:
     return "fp_" + digest("fingerprint", model).hex()[:10]

@@ -6,6 +6,8 @@ OpenAI strict mode (``strict: true``): the root is an object; every object has
 are not permitted; ``$ref`` must resolve inside the schema. Problems are worded like the API's
 ``In context=('properties', 'x'), ...`` messages.
 
+The checks are memoised per schema (:mod:`fake_memo`): a batch's rows share their schemas.
+
 Anthropic (``output_config.format`` and strict tools): every object has
 ``additionalProperties: false``; numbers take no ``minimum``/``maximum``/``exclusive*``/
 ``multipleOf``, strings no ``minLength``/``maxLength``; ``minItems`` is 0 or 1; no recursion,
@@ -15,6 +17,8 @@ no external ``$ref``; at most 24 optional and 16 union-typed parameters per requ
 from __future__ import annotations
 
 from collections.abc import Iterator
+
+from llmbatch.emulator.fake_memo import by_json
 
 _OPENAI_FORBIDDEN = (
     "allOf",
@@ -39,6 +43,7 @@ MAX_UNIONS = 16
 _REQUIRED_ALL = "'required' is required to be supplied and to be an array including every key"
 
 
+@by_json
 def openai_schema_problem(schema: object) -> str | None:
     """Why OpenAI strict mode rejects ``schema``, or None.
 
@@ -91,6 +96,7 @@ def _openai_object(node: dict) -> str | None:
     return None
 
 
+@by_json
 def anthropic_schema_problem(schema: object) -> str | None:
     """Why Anthropic structured outputs reject ``schema``, or None.
 
@@ -143,6 +149,7 @@ def _anthropic_type(node: dict, kind: str) -> str | None:
     return None
 
 
+@by_json
 def anthropic_limits_problem(schemas: list[object]) -> str | None:
     """Whether all strict schemas of one request together exceed Anthropic's grammar limits."""
     optional = sum(_count(schema, _optional_here) for schema in schemas)

@@ -29,6 +29,7 @@ DEFAULT_CREATED = 1767225600
 """2026-01-01T00:00:00Z: the ``created`` stamp when the caller does not pass its clock."""
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_PAIRS = tuple(low + high for high in _BASE62 for low in _BASE62)  # 62 * high + low
 _SNIPPET_WORDS = 12
 _WORD = re.compile(r"[^\W_]+")
 _MAX_WORDS = 64
@@ -53,10 +54,12 @@ class Rand:
     Example: ``Rand(digest("x")).below(6)`` is the same die roll in every process.
     """
 
-    __slots__ = ("_count", "_key")
+    __slots__ = ("_count", "_keyed")
 
     def __init__(self, seed: bytes) -> None:
-        self._key = seed[:64]
+        # A keyed blake2b holds its key as a pending first block, so copying the keyed state
+        # and adding the counter equals hashing the counter with that key afresh, for less.
+        self._keyed = hashlib.blake2b(key=seed[:64], digest_size=8)
         self._count = 0
 
     def below(self, n: int) -> int:
@@ -64,7 +67,8 @@ class Rand:
         if n <= 1:
             return 0
         self._count += 1
-        word = hashlib.blake2b(self._count.to_bytes(8, "little"), key=self._key, digest_size=8)
+        word = self._keyed.copy()
+        word.update(self._count.to_bytes(8, "little"))
         return int.from_bytes(word.digest(), "little") % n
 
     def chance(self, numerator: int, denominator: int) -> bool:
@@ -81,13 +85,16 @@ class Rand:
 
 
 def base62(data: bytes, length: int) -> str:
-    """``length`` base-62 characters taken from ``data`` (give at least 6 bits per char)."""
+    """``length`` base-62 characters taken from ``data`` (give at least 6 bits per char).
+
+    The least significant digit comes first; two digits are taken per division.
+    """
     number = int.from_bytes(data, "big")
-    chars = []
-    for _ in range(length):
-        number, rest = divmod(number, 62)
-        chars.append(_BASE62[rest])
-    return "".join(chars)
+    pairs = []
+    for _ in range((length + 1) // 2):
+        number, rest = divmod(number, 3844)
+        pairs.append(_BASE62_PAIRS[rest])
+    return "".join(pairs)[:length]
 
 
 def make_id(prefix: str, length: int, *parts: object, hex_digits: bool = False) -> str:
@@ -102,8 +109,13 @@ def estimate_tokens(value: object) -> int:
 
     Example: ``estimate_tokens("hello world")`` is 3.
     """
-    text = value if isinstance(value, str) else canonical(value).decode("utf-8", "replace")
-    return max(1, -(-len(text) // 4))
+    if isinstance(value, str):
+        return max(1, -(-len(value) // 4))
+    try:  # key order does not change the length, so the canonical form need not be sorted
+        data = orjson.dumps(value, default=repr)
+    except orjson.JSONEncodeError:
+        data = canonical(value)
+    return max(1, -(-len(data.decode("utf-8", "replace")) // 4))
 
 
 def text_tokens(text: str) -> int:

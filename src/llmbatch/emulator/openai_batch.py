@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -39,6 +40,7 @@ STOP_ERRORS = {
     # [UNVERIFIED] message text; the code is documented.
     "cancelled": ("batch_cancelled", "The batch was cancelled before this request executed."),
 }
+_CHUNK_BYTES = 8 * 1024 * 1024
 _STAMPS = (
     "in_progress_at",
     "finalizing_at",
@@ -85,6 +87,31 @@ class Usage:
             "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
             "total_tokens": u.input_tokens + u.output_tokens,
         }
+
+
+def read_lines(
+    handle: BinaryIO,
+    refs: list[tuple[str, int, int]],
+    start: int,
+    stop: int,
+    chunk_bytes: int = _CHUNK_BYTES,
+) -> Iterator[tuple[str, memoryview]]:
+    """``(custom_id, line bytes)`` of ``refs[start:stop]``, read ``chunk_bytes`` at a time.
+
+    The refs are in file order, so one read covers many lines (one syscall, not two per line);
+    a line longer than a chunk is read on its own.
+    """
+    index = start
+    while index < stop:
+        first = refs[index][1]
+        end = index + 1
+        while end < stop and refs[end][1] + refs[end][2] - first <= chunk_bytes:
+            end += 1
+        handle.seek(first)
+        chunk = memoryview(handle.read(refs[end - 1][1] + refs[end - 1][2] - first))
+        for custom_id, offset, length in refs[index:end]:
+            yield custom_id, chunk[offset - first : offset - first + length]
+        index = end
 
 
 @dataclass
@@ -145,12 +172,12 @@ class OpenAIBatch:
         timeline = self.timeline
         if upto <= done or timeline is None or self.input_path is None:
             return
+        index = done
         with self.input_path.open("rb") as handle:
-            for index in range(done, upto):
-                custom_id, offset, length = self.refs[index]
-                handle.seek(offset)
-                body = orjson.loads(handle.read(length))["body"]
+            for custom_id, line in read_lines(handle, self.refs, done, upto):
+                body = orjson.loads(line)["body"]
                 self._run_one(custom_id, body, math.floor(timeline.done_at(index)))
+                index += 1
 
     def _run_one(self, custom_id: str, body: dict[str, Any], created: int) -> None:
         cfg = self.cfg

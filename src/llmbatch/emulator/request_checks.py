@@ -96,9 +96,10 @@ def openai_unknown_field(endpoint: str, body: Any) -> dict[str, Any] | None:
     known = OPENAI_BODY_FIELDS.get(endpoint)
     if known is None or not isinstance(body, dict):
         return None
-    name = next((key for key in body if key not in known), None)
-    if name is None:
+    unknown = body.keys() - known  # a set difference in C; the first unknown key in order
+    if not unknown:
         return None
+    name = next(key for key in body if key in unknown)
     if endpoint == "/v1/responses":
         message = f"Unknown parameter: '{name}'."
         return openai_error(message, "invalid_request_error", name, "unknown_parameter")

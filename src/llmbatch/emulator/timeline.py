@@ -49,10 +49,10 @@ class Timeline:
         t = min(t, self.cutoff)
         if t < self.start:
             return 0
-        if self.rps is None:
-            return self.n
-        # A tiny epsilon so that float rounding never loses the last request of a step.
-        return min(self.n, math.floor((t - self.start) * self.rps + 1e-9))
+        if self.rps is None or t >= self.all_done_at:
+            return self.n  # (clock times near 1.7e9 leave (t - start) * rps a hair short)
+        # A tiny relative slack so that float rounding never loses the request of a step.
+        return min(self.n, math.floor((t - self.start) * self.rps * (1 + 1e-12) + 1e-9))
 
     def outcome(self) -> tuple[str, float]:
         """("completed" | "expired" | "cancelled", end time) as the schedule stands now."""
