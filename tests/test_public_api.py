@@ -44,6 +44,7 @@ PUBLIC = [
     "__version__",
     "jobs",
     "load",
+    "scan_parquet",
     "schema",
 ]
 

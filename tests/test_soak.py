@@ -69,7 +69,7 @@ def _until(predicate: Any, proc: subprocess.Popen[str], timeout: float = 300) ->
 def test_soak(emu: Any, tmp_path: Path) -> None:
     t0 = time.monotonic()
     emu.configure(request_error_rate=0.05)
-    emu.add_fault(kind="drop", route="GET /v1/batches/*", calls=(2,))
+    emu.add_fault(kind="drop", route="GET /v1/batches*", calls=(2,))  # a poll: list or retrieve
     emu.add_fault(kind="drop_after", route="POST /v1/batches", calls=(2,))
     emu.add_fault(kind="429", route="*", every=5, retry_after=0.01)  # 20 % of calls
     env = {**os.environ, "LLMBATCH_RETRY_ZERO_WAIT": "1"}

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from llmbatch import schema
     from llmbatch._retry import RetryPolicy
     from llmbatch.catalog import jobs, load
+    from llmbatch.frames import scan_parquet
     from llmbatch.job import BatchHandle
     from llmbatch.prepare import Limits
     from llmbatch.providers import Anthropic, OpenAI
@@ -60,6 +61,7 @@ _LAZY = {
     "OpenAI": ("llmbatch.providers", "OpenAI"),
     "JobStatus": ("llmbatch.status", "JobStatus"),
     "ShardStatus": ("llmbatch.status", "ShardStatus"),
+    "scan_parquet": ("llmbatch.frames", "scan_parquet"),
 }
 
 __all__ = [
@@ -96,6 +98,7 @@ __all__ = [
     "__version__",
     "jobs",
     "load",
+    "scan_parquet",
     "schema",
 ]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import filelock
 import orjson
 
-from llmbatch.store import file_lock, make_dir, write_atomic
+from llmbatch.store import file_lock, make_dir, read_json_object, write_atomic
 
 __all__ = ["Claims"]
 
@@ -34,11 +34,8 @@ class Claims:
         self.home = Path(home)
 
     def _read(self) -> dict[str, str]:
-        try:
-            data = orjson.loads((self.home / _INDEX).read_bytes())
-        except (FileNotFoundError, orjson.JSONDecodeError):
-            return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        data = read_json_object(self.home / _INDEX)
+        return {str(k): str(v) for k, v in data.items()}
 
     def creates(self) -> filelock.BaseFileLock:
         """Held around a create (or a lost create's lookup) and the claim that follows it."""

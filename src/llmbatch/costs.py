@@ -17,6 +17,7 @@ twice the typical figure stands in for it, and the estimate says so.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = ["Estimate", "Usage", "estimate", "usage_of"]
 
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write")
 _CACHE_MIN = {"openai": 1024, "anthropic": 1024}  # shortest prefix a provider caches, tokens
+_CHUNK = 100_000  # texts estimated at a time
 _TYPICAL_COMPLETE = 150  # tokens of a typical free-text answer (a rough guess)
 
 
@@ -118,11 +120,11 @@ class Usage:
         return text + (f"\nHint: {self.hint}" if self.hint else "")
 
 
-def estimate(spec: TaskSpec, texts: Sequence[str], *, batch: bool, reused: int = 0) -> Estimate:
-    """The estimate for sending one request per text of `texts` with `spec`."""
-    n = len(texts)
+def estimate(spec: TaskSpec, texts: Iterable[str], *, batch: bool, reused: int = 0) -> Estimate:
+    """The estimate for sending one request per text of `texts` with `spec` (read once, a
+    chunk at a time: a million texts are never all held for it)."""
     provider = spec.provider
-    text = estimate_text_tokens(texts, provider, model=spec.model)
+    text, n = _text_tokens(texts, spec)
     fixed = _fixed_tokens(spec)
     messages = 2 if spec.system_prompt and spec.kind != "embed" else 1
     framing = request_overhead(provider, spec.endpoint, messages=messages) * n
@@ -159,6 +161,20 @@ def estimate(spec: TaskSpec, texts: Sequence[str], *, batch: bool, reused: int =
         prices=_prices(r, batch),
         hint=None if r is not None else hint_unknown(provider, spec.model),
     )
+
+
+def _text_tokens(texts: Iterable[str], spec: TaskSpec) -> tuple[TokenEstimate, int]:
+    """The texts' token estimate, summed chunk by chunk, and how many texts there were."""
+    tokens = low = high = n = 0
+    method = ""
+    it = iter(texts)
+    chunk = list(itertools.islice(it, _CHUNK))
+    while chunk:
+        part = estimate_text_tokens(chunk, spec.provider, model=spec.model)
+        tokens, low, high = tokens + part.tokens, low + part.low, high + part.high
+        n, method = n + len(chunk), part.method
+        chunk = list(itertools.islice(it, _CHUNK))
+    return TokenEstimate(tokens, low, high, method), n
 
 
 def _input_cost(r: Rates, tokens: int, cached: int, written: int) -> float:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ from llmbatch.pipeline import (
     Rows,
     check_request,
     checked_columns,
+    checked_names,
     placeholders,
     read_rows,
     task_spec,
@@ -54,6 +57,7 @@ from llmbatch.reuse import (
     request_header,
     reused_shard,
 )
+from llmbatch.staged import SLICE, StagedFrame, read_staged_rows
 from llmbatch.status import usd
 from llmbatch.store import (
     DENIED,
@@ -62,6 +66,7 @@ from llmbatch.store import (
     file_lock,
     folder_error,
     job_home,
+    make_dir,
     write_atomic,
 )
 from llmbatch.sync_options import DEFAULT_CONCURRENCY, SyncOptions
@@ -83,6 +88,7 @@ class _Draft:
     config: Any
     spec: TaskSpec
     rows: Rows
+    staged: Path | None = None  # a lazy input's snapshot, already written (`staged`)
 
 
 # The columns llmbatch adds beside the answers: the leading dot is llmbatch's namespace.
@@ -142,7 +148,9 @@ def create_job(native: Any, req: JobRequest) -> BatchHandle:
     """Check everything, write the job folder, and submit (unless the same job exists)."""
     check_request(req)
     _sync_options(req)
-    native = frames.to_native_frame(native)  # a polars LazyFrame is collected here
+    if frames.is_lazy(native):
+        return _create_from_lazy(native, req)
+    native = frames.to_native_frame(native)
     frame = frames.to_frame(native)
     needed = checked_columns(frame, req)
     config = resolve_provider(req.provider)
@@ -151,13 +159,41 @@ def create_job(native: Any, req: JobRequest) -> BatchHandle:
     _check_collisions(frames.column_names(frame), planned_columns(spec, req), req)
     rows = read_rows(frame, req, needed)
     check_job_name(req.name)  # before anything is created
+    _advise_sync(req, rows)
+    return _prepare_and_submit(_Draft(native, frame, req, config, spec, rows))
+
+
+def _create_from_lazy(lazy: Any, req: JobRequest) -> BatchHandle:
+    """`create_job` for a polars LazyFrame: written to parquet by polars' streaming engine,
+    then read a slice at a time (`staged`); that file becomes the job's snapshot."""
+    names = frames.lazy_columns(lazy)
+    config = resolve_provider(req.provider)
+    spec = task_spec(req, config.name)
+    config.resolve_api_key()
+    _check_collisions(names, planned_columns(spec, req), req)
+    check_job_name(req.name)
+    home = job_home(req.folder)
+    make_dir(home)
+    stage = Path(tempfile.mkdtemp(dir=home, prefix=".stage-"))
+    try:
+        path = stage / "frame.parquet"
+        frames.sink_parquet(lazy, path, row_group_size=SLICE)
+        staged = StagedFrame(path)
+        needed = checked_names(staged.columns, staged.n_rows, req)
+        rows = read_staged_rows(staged, req, needed)
+        _advise_sync(req, rows)
+        return _prepare_and_submit(_Draft(None, None, req, config, spec, rows, staged=path))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _advise_sync(req: JobRequest, rows: Rows) -> None:
     if req.mode == "sync" and len(rows.sent()) > SYNC_ADVICE_ROWS:
         log.warning(
             "llmbatch: %s rows in mode='sync' cost the full realtime price; the Batch API "
             "(mode='batch', the default) costs half and finishes within 24 h",
             f"{len(rows.sent()):,}",
         )
-    return _prepare_and_submit(_Draft(native, frame, req, config, spec, rows))
 
 
 def _sync_options(req: JobRequest) -> SyncOptions | None:
@@ -184,7 +220,7 @@ def _prepare_and_submit(draft: _Draft) -> BatchHandle:
         _check_budget(draft, reused)
         shards = _write_requests(draft, temp, backend, tag, set(reused.rows))
         write_atomic(temp.path / KEYS_FILE, bytes(keys))
-        _write_snapshot(draft.native, draft.frame, req, temp)
+        _write_snapshot(draft, temp)
         manifest = _manifest(draft, name, tag, shards, backend, identity, temp, home)
         if reused.rows:
             manifest.shards.append(reused_shard(len(shards), reused, temp.path))
@@ -214,7 +250,7 @@ def _check_budget(draft: _Draft, reused: Reused) -> None:
     if cap is None:
         return
     done = set(reused.rows)
-    texts = [draft.rows.texts[r] for r in draft.rows.sent() if r not in done]
+    texts = (draft.rows.texts[r] for r in draft.rows.sent() if r not in done)
     guess = estimate(draft.spec, texts, batch=draft.req.mode == "batch", reused=len(done))
     _hold_to(guess, cap)
 
@@ -303,12 +339,13 @@ def _manifest(
         limits=backend.limits.to_dict(),
         identity=identity,
         home=str(home.resolve()),
-        frame_library=frames.library_of(draft.native),
+        frame_library="polars" if draft.staged else frames.library_of(draft.native),
         snapshot="full" if temp.frame_path.exists() else "partial",
         created_at=time.time(),
         llmbatch_version=__version__,
         mode=req.mode,
         sync=None if options is None else options.to_dict(),
+        max_enqueued_tokens=req.max_enqueued_tokens,
     )
 
 
@@ -404,8 +441,12 @@ def _submit(handle: BatchHandle) -> BatchHandle:
         raise
 
 
-def _write_snapshot(native: Any, frame: Any, req: JobRequest, folder: JobFolder) -> None:
+def _write_snapshot(draft: _Draft, folder: JobFolder) -> None:
     """The whole frame as parquet; if a column cannot be stored, the columns the job needs."""
+    if draft.staged is not None:
+        os.replace(draft.staged, folder.frame_path)
+        return
+    native, frame, req = draft.native, draft.frame, draft.req
     if frames.write_snapshot(native, folder.frame_path):
         return
     keep = [c for c in (req.id, req.text, *placeholders_or_none(req.prompt)) if c]

@@ -69,6 +69,29 @@ def _duplicate_columns(native: Any) -> str:
     )
 
 
+def is_lazy(native: Any) -> bool:
+    """A polars LazyFrame (read in slices by `staged`, never collected whole)."""
+    return type(native).__name__ == "LazyFrame" and type(native).__module__.startswith("polars")
+
+
+def lazy_columns(native: Any) -> list[str]:
+    """A LazyFrame's column names, from its schema (nothing is computed)."""
+    return list(native.collect_schema().names())
+
+
+def sink_parquet(native: Any, path: Path, row_group_size: int) -> None:
+    """Write a LazyFrame to parquet with polars' streaming engine (bounded memory)."""
+    native.sink_parquet(path, row_group_size=row_group_size)
+
+
+def scan_parquet(path: str | Path) -> Any:
+    """A parquet file as a polars LazyFrame: `llmbatch.scan_parquet(p).llmbatch.classify(...)`
+    reads it in slices, never whole (for pandas users too: the answers can go to parquet)."""
+    import polars as pl
+
+    return pl.scan_parquet(path)
+
+
 def to_native_frame(native: Any) -> Any:
     """The eager native frame (a polars LazyFrame is collected)."""
     return nw.to_native(to_frame(native))
@@ -90,7 +113,11 @@ def column_names(frame: nw.DataFrame[Any]) -> list[str]:
 
 def require_columns(frame: nw.DataFrame[Any], names: list[str], *, role: str = "column") -> None:
     """Raise InputError naming the missing columns and listing the ones that exist."""
-    have = column_names(frame)
+    require_names(column_names(frame), names, role=role)
+
+
+def require_names(have: list[str], names: list[str], *, role: str = "column") -> None:
+    """`require_columns` for a frame known by its column names (`have`)."""
     missing = [n for n in names if n not in have]
     if missing:
         shown = ", ".join(repr(c) for c in have[:20])

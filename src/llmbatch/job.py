@@ -216,30 +216,27 @@ class BatchHandle:
     # -- status ---------------------------------------------------------------------------
     def _poll(self, *, resubmit: bool, block: bool = True) -> None:
         """Refresh running shards and download ended ones; with `resubmit`, also send what is
-        unsent (a crashed submission) and one shard waiting for quota. status() never sends.
-        Not `block`: skip a download another process is doing right now (status())."""
+        unsent (a crashed submission) and the shards waiting for quota that fit now. status()
+        never sends. Not `block`: skip a download another process is doing now (status())."""
         if resubmit:
             self.submit()
         if self._realtime is not None:  # nothing remote to ask: the answers are in the folder
             self._refresh()
             return
-        for shard in self._m.shards:
-            if shard.running:
-                self._life.poll(shard.index)
+        self._life.poll_all(self._m.shards)  # one list call where the provider has one
         for shard in self._refresh().shards:
             if shard.needs_download:
                 self._life.fetch(shard.index, blocking=block)
-        if resubmit and self._resubmit_quota:
+        if resubmit:
             self._resubmit_one()
         self._refresh()
         self._index_answers()
 
     def _resubmit_one(self) -> None:
+        """Send the shards waiting for quota that fit now (`Lifecycle.send_waiting`); those
+        whose batch failed on quota only with `resubmit_on_quota`."""
         shards = self._refresh().shards
-        running = any(s.running for s in shards)
-        waiting = [s for s in shards if s.to_send and s.status == "waiting_for_quota"]
-        if waiting and not running:
-            self._life.send(waiting[0].index, quota=True)
+        self._life.send_waiting(shards, requeued=self._resubmit_quota)
 
     @_public
     def status(self, *, refresh: bool = True) -> JobStatus:
@@ -263,7 +260,7 @@ class BatchHandle:
         texts = self._frames.texts(self._m)
         reused = sum(s.n for s in shards if s.reused)
         batch = self._m.mode == "batch"
-        return estimate(self.spec, [texts[r] for r in rows], batch=batch, reused=reused)
+        return estimate(self.spec, (texts[r] for r in rows), batch=batch, reused=reused)
 
     @_public
     def usage(self) -> Usage:

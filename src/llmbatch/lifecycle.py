@@ -5,8 +5,13 @@ another process already did the step, save the state that says what is about to 
 *before* the remote call that creates something, make the call, record the answer. A process
 killed anywhere leaves a state the next one resumes from by lookup (never paying twice).
 
+Shards are sent a few at a time (`SENDERS` threads): uploads run side by side, creates one at
+a time under the home's create lock, where `quota.QueuePacer` decides whether the shard's batch
+fits in the provider's enqueued-token queue now or waits for earlier shards to end.
+
 Polls are not claimed (a GET is harmless twice); their answers are applied to the fresh
-shard and ignored when stale (another batch, or older than what is recorded).
+shard and ignored when stale (another batch, or older than what is recorded). Every running
+shard is polled by one list call where the provider has one (`Backend.observe_many`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import TypeVar
 
 from tqdm.auto import tqdm
 
@@ -27,17 +36,20 @@ from llmbatch._exceptions import (
 )
 from llmbatch._retry import sleep
 from llmbatch.claims import Claims
-from llmbatch.manifest import TERMINAL, Manifest, Shard
+from llmbatch.manifest import TERMINAL, Manifest, Observation, Shard
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import LOST_INPUT, Backend, Created, now
+from llmbatch.quota import QueuePacer, QuotaBook, estimate_shard_tokens, in_flight
 from llmbatch.state import JobState
 from llmbatch.store import DENIED, file_shape, folder_error, make_dir
 from llmbatch.verify import Problem, check_download, check_request_file
 
-__all__ = ["DOWNLOAD_ATTEMPTS", "Lifecycle"]
+__all__ = ["DOWNLOAD_ATTEMPTS", "SENDERS", "Lifecycle"]
 
 log = logging.getLogger("llmbatch")
+T = TypeVar("T")
 DOWNLOAD_ATTEMPTS = 3  # fetches of one shard's results before a damaged download is an error
+SENDERS = 4  # shards uploaded (and then created, one at a time) at once by one process
 
 
 def _refused(exc: APIStatusError) -> bool:
@@ -54,6 +66,15 @@ class Lifecycle:
         self.claims = claims
         self.tag = tag
         self.folder = state.folder
+        self.pacer = QueuePacer(QuotaBook(claims.home))
+        self._creating = threading.Lock()
+        self._saving = threading.Lock()
+
+    def _update(self, index: int, change: Callable[[Shard], T]) -> tuple[Manifest, T]:
+        """`state.update_shard`, with this process's senders queued on a thread lock first
+        (woken at once) rather than polling the job's file lock side by side."""
+        with self._saving:
+            return self.state.update_shard(index, change)
 
     def _shard(self, index: int) -> Shard:
         return self.state.read().shard(index)
@@ -68,23 +89,43 @@ class Lifecycle:
 
     # -- send -----------------------------------------------------------------------------
     def send_all(self, shards: list[Shard], name: str, *, progress: bool) -> None:
-        """Send every shard not yet sent (not those waiting for quota). Shards another process
-        is sending are skipped at first and waited for at the end: each is sent once."""
+        """Send every shard not yet sent (not those waiting for quota), `SENDERS` at a time.
+        Shards another process is sending are skipped at first and waited for at the end: each
+        is sent once. The first error stops new sends; those under way finish, then it raises."""
         todo = [s.index for s in shards if s.to_send and s.status != "waiting_for_quota"]
         bar = tqdm(
             total=len(todo), desc="submitting", unit="shard", delay=1.0, leave=False,
             disable=not progress,
         )  # fmt: skip
         try:
-            busy = []
-            for index in todo:
-                if not self.send(index, blocking=False):
-                    busy.append(index)
-                bar.update(1)
+            busy = self._send_each(todo, bar.update)
             for index in busy:
                 self.send(index)
         finally:
             bar.close()
+
+    def _send_each(self, todo: list[int], done: Callable[[int], object]) -> list[int]:
+        """Send `todo` without blocking on busy shards; returns the busy ones, in order."""
+        if len(todo) < 2:
+            busy = [i for i in todo if not self.send(i, blocking=False)]
+            done(len(todo))
+            return busy
+        self.backend.client  # noqa: B018 - made once, before the threads share it
+        busy = []
+        with ThreadPoolExecutor(min(SENDERS, len(todo)), "llmbatch-send") as pool:
+            futures: dict[Future[bool], int] = {
+                pool.submit(self.send, i, blocking=False): i for i in todo
+            }
+            try:
+                for future in as_completed(futures):
+                    if not future.result():
+                        busy.append(futures[future])
+                    done(1)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return sorted(busy)
 
     def send(self, index: int, *, blocking: bool = True, quota: bool = False) -> bool:
         """Upload and create shard `index` unless it is sent or cancelled; False if busy.
@@ -100,36 +141,70 @@ class Lifecycle:
                 self._send_claimed(shard)
         return True
 
+    def send_waiting(self, shards: list[Shard], *, requeued: bool = True) -> None:
+        """Send shards waiting for the quota, in order, as many as fit (`quota.QueuePacer`); with no
+        limit known, one, once nothing runs (the provider then says whether it fits). Not
+        `requeued`: leave the shards whose batch failed on quota waiting."""
+        waiting = [
+            s.index
+            for s in shards
+            if s.to_send and s.status == "waiting_for_quota" and (requeued or not _failed(s))
+        ]
+        if not waiting:
+            return
+        if self.pacer.limit(self.state.read()) is None:
+            if not any(s.running for s in shards):
+                self.send(waiting[0], quota=True)
+            return
+        for index in waiting:
+            self.send(index, quota=True)
+            if self._shard(index).status == "waiting_for_quota":
+                return  # the queue is full: the later shards wait their turn
+
     def _send_claimed(self, shard: Shard) -> None:
-        check_request_file(
-            self.folder.path / shard.path, shard.sha256, shard.hash_form, shard.index
-        )
+        path = self.folder.path / shard.path
+        check_request_file(path, shard.sha256, shard.hash_form, shard.index)
         i = shard.index
+        if shard.enqueued_tokens is None:
+            tokens = estimate_shard_tokens(path)
+            self._update(i, lambda s: s.record_estimate(tokens))
         if self.backend.uploads and not shard.file_id:
             resuming = shard.state == "uploading"
-            self.state.update_shard(i, Shard.begin_upload)
+            self._update(i, Shard.begin_upload)
             file_id = self.backend.upload(shard, self.folder, resuming=resuming)
-            self.state.update_shard(i, lambda s: s.record_upload(file_id))
-        resuming = shard.state == "creating"
-        self.state.update_shard(i, lambda s: s.begin_create(now()))
-        with self.claims.creates():  # one create or lookup at a time in this home
-            manifest = self.state.read()
-            shard = manifest.shard(i)
-            try:
-                claimed = self._claimed(manifest, shard)
-                created = self.backend.create(shard, self.folder, claimed, resuming=resuming)
-            except APIStatusError as exc:
-                if _refused(exc):  # nothing was created: leave nothing half-made behind
-                    self.backend.discard(shard)
-                    self.state.update_shard(i, Shard.undo_upload)
-                raise
-            self._record(shard, created)
+            self._update(i, lambda s: s.record_upload(file_id))
+        # one create or lookup at a time in this home; this process's senders queue on a
+        # thread lock first (woken at once) rather than poll the file lock side by side
+        with self._creating, self.claims.creates():
+            self._create(i)
+
+    def _create(self, i: int) -> None:
+        """Create shard `i`'s batch if it fits in the queue (else it waits); under `creates`."""
+        manifest = self.state.read()
+        shard = manifest.shard(i)
+        resuming = shard.state == "creating"  # a crash may have left a batch: look it up
+        if not resuming and not self.pacer.fits(manifest, shard):
+            self._update(i, Shard.wait_for_quota)
+            log.info("shard %s waits for earlier shards to free the enqueued-token quota", i)
+            return
+        queued = in_flight(manifest.shards, but=i)
+        manifest, _ = self._update(i, lambda s: s.begin_create(now(), queued))
+        shard = manifest.shard(i)
+        try:
+            claimed = self._claimed(manifest, shard)
+            created = self.backend.create(shard, self.folder, claimed, resuming=resuming)
+        except APIStatusError as exc:
+            if _refused(exc):  # nothing was created: leave nothing half-made behind
+                self.backend.discard(shard)
+                self._update(i, Shard.undo_upload)
+            raise
+        self._record(shard, created)
 
     def _record(self, shard: Shard, created: Created) -> None:
         """Claim the batch in the home's index, then record it in the job (under `creates`)."""
         if not self.claims.record(created.batch_id, self._owner(shard)):
             log.warning("batch %s was claimed by another job first", created.batch_id)
-        self.state.update_shard(
+        self._update(
             shard.index,
             lambda s: s.record_batch(created.batch_id, created.seen, adopted=created.adopted),
         )
@@ -139,25 +214,33 @@ class Lifecycle:
             )
 
     # -- poll -----------------------------------------------------------------------------
-    def poll(self, index: int) -> None:
-        """Ask the provider about a running shard and record the answer."""
-        shard = self._shard(index)
-        if not shard.running or shard.batch_id is None:
-            return
-        batch_id, seen = shard.batch_id, self.backend.observe(shard.batch_id)
+    def poll_all(self, shards: list[Shard]) -> None:
+        """Ask the provider about every running shard of `shards` and record the answers: one
+        list call where one serves (`Backend.observe_many`)."""
+        running = {s.index: s.batch_id for s in shards if s.running and s.batch_id}
+        seen = self.backend.observe_many(list(running.values()))
+        for index, batch_id in running.items():
+            self._apply(index, batch_id, seen[batch_id])
+
+    def _apply(self, index: int, batch_id: str, seen: Observation) -> None:
+        queued: list[int] = []  # the tokens in flight under a batch that failed on quota
 
         def apply(s: Shard) -> None:
             s.observe(batch_id, seen)
             if s.state != "ended" or s.batch_id != batch_id:
                 return
             if self.backend.quota_failure(s):
+                queued.append(s.enqueued_before or 0)
                 s.requeue("quota", keep_file=True)
                 log.info("shard %s waits for the enqueued-token quota", index)
             elif self.backend.lost_input_failure(s):
                 s.requeue(LOST_INPUT, keep_file=False)
                 log.warning("shard %s: the provider lost its input file; sending it again", index)
 
-        self.state.update_shard(index, apply)
+        manifest, _ = self._update(index, apply)
+        learned = self.pacer.learn(manifest, queued[0]) if queued else None
+        if learned is not None:
+            log.info("enqueued-token limit learned: %s tokens (shards are paced by it)", learned)
 
     # -- download -------------------------------------------------------------------------
     def fetch(self, index: int, *, again: bool = False, blocking: bool = True) -> None:
@@ -256,7 +339,7 @@ class Lifecycle:
             shape = file_shape(path)
             os.replace(path, final)
             kept[str(final.relative_to(self.folder.path))] = shape
-        self.state.update_shard(shard.index, lambda s: s.record_download(list(kept), kept))
+        self._update(shard.index, lambda s: s.record_download(list(kept), kept))
 
     def _release(self, shard: Shard, problem: Problem) -> None:
         """The adopted batch is not this job's: let it go and send the shard again."""
@@ -267,9 +350,7 @@ class Lifecycle:
             shard.index,
             shard.batch_id,
         )
-        self.state.update_shard(
-            shard.index, lambda s: s.requeue("released_foreign_batch", keep_file=True)
-        )
+        self._update(shard.index, lambda s: s.requeue("released_foreign_batch", keep_file=True))
 
     # -- cancel / cleanup -----------------------------------------------------------------
     def cancel(self, index: int) -> None:
@@ -289,7 +370,7 @@ class Lifecycle:
                 seen = self.backend.observe(batch_id)
                 if seen.status not in TERMINAL:
                     raise
-            self.state.update_shard(index, lambda s: s.observe(batch_id, seen))
+            self._update(index, lambda s: s.observe(batch_id, seen))
 
     def _cancel_unsent(self, shard: Shard) -> None:
         if shard.state == "creating":
@@ -300,7 +381,7 @@ class Lifecycle:
                     self._record(shard, found)
                     return
         self.backend.discard(shard)
-        self.state.update_shard(shard.index, Shard.cancel_unsent)
+        self._update(shard.index, Shard.cancel_unsent)
 
     def clean(self, index: int) -> list[str]:
         """Delete a finished shard's remote objects, once."""
@@ -309,8 +390,13 @@ class Lifecycle:
             if shard.state == "cleaned" or (shard.cancelled and shard.unsent):
                 return []
             deleted = [] if shard.reused else self.backend.cleanup(shard)  # nothing remote
-            self.state.update_shard(index, Shard.clean)
+            self._update(index, Shard.clean)
         return deleted
+
+
+def _failed(shard: Shard) -> bool:
+    """Its last batch failed on quota (rather than being held back before its create)."""
+    return bool(shard.events) and shard.events[-1].get("event") == "quota"
 
 
 def _remove(files: list[tuple[str, Path]]) -> None:

@@ -7,7 +7,8 @@ written → uploading → uploaded → creating → submitted → ended → down
    (OpenAI only: uploading/uploaded)                       ↘ (failed: no download) ↗
 ```
 
-with three side roads: `cancel_unsent()` (a cancel before it was sent: stays `written`, never
+with four side roads: `wait_for_quota()` (not created yet: the job's batches in flight fill
+the provider's queue), `cancel_unsent()` (a cancel before it was sent: stays `written`, never
 sent), `requeue()` (back to `uploaded`/`written` for a new creation of the same shard: a batch
 failed only for the provider's queue quota, or an adopted batch proved foreign), and
 `undo_upload()` (a create the provider refused). Each transition checks that it starts from
@@ -112,6 +113,8 @@ class Shard:
     reused: bool = False  # its rows' answers were copied from earlier jobs (`reuse`)
     indexed: bool = False  # its answers are in the home's answer index
     tokens: dict[str, int] | None = None  # tokens its answers used, by kind (once indexed)
+    enqueued_tokens: int | None = None  # its estimated input tokens in the provider's queue
+    enqueued_before: int | None = None  # the job's tokens in flight when its batch was created
     extra: dict[str, Any] = field(default_factory=dict)
 
     # -- what the shard is -----------------------------------------------------------------
@@ -168,11 +171,23 @@ class Shard:
         self._require(UNSENT, "undo its upload")
         self.file_id, self.state, self.creating_at = None, "written", None
 
-    def begin_create(self, at: float) -> None:
+    def begin_create(self, at: float, queued: int | None = None) -> None:
+        """About to create its batch; `queued`: the job's tokens in flight (`quota`)."""
         self._require({"written", "uploaded", "creating"}, "start a create")
         if self.state != "creating":
-            self.creating_at = at
+            self.creating_at, self.enqueued_before = at, queued
         self.state = "creating"
+
+    def record_estimate(self, tokens: int) -> None:
+        """Its estimated input tokens in the provider's queue (`quota`), once."""
+        self.enqueued_tokens = tokens
+
+    def wait_for_quota(self) -> None:
+        """Not created yet: the job's batches in flight fill the enqueued-token quota."""
+        self._require({"written", "uploaded"}, "wait for the quota")
+        if self.status != "waiting_for_quota":
+            self.event("paced")
+        self.status = "waiting_for_quota"
 
     def record_batch(self, batch_id: str, seen: Observation, *, adopted: bool) -> None:
         """The batch exists (created now, or found after a lost create answer)."""
@@ -281,6 +296,7 @@ class Manifest:
     http: dict[str, Any] | None = None
     mode: str = "batch"  # "sync": sent through the realtime API (`realtime`)
     sync: dict[str, Any] | None = None  # sync mode's concurrency and requests-per-minute cap
+    max_enqueued_tokens: int | None = None  # the queue limit given to the verb (`quota`)
     format: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

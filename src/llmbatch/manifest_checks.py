@@ -33,6 +33,9 @@ def check(m: Manifest) -> None:
         raise ValueError(f"mode is {m.mode!r}, not one of {list(MODES)}")
     if m.sync is not None and not isinstance(m.sync, dict):
         raise ValueError(f"sync is {m.sync!r}, not an object")
+    cap = m.max_enqueued_tokens
+    if cap is not None and (not _is_int(cap) or cap < 1):
+        raise ValueError(f"max_enqueued_tokens is {cap!r}, not a positive number of tokens")
     _check_task(m.task)
     _check_columns(m.columns)
     _check_runs("skipped", m.skipped, m.n_rows)
@@ -109,6 +112,10 @@ def _check_shard(shard: Shard, n_rows: int, seen: set[int]) -> None:
     for name, value, kind in checks:
         if not isinstance(value, kind):
             raise ValueError(f"{where}: {name} is {value!r}, not a {kind.__name__}")
+    for name in ("enqueued_tokens", "enqueued_before"):
+        value = getattr(shard, name)
+        if value is not None and (not _is_int(value) or value < 0):
+            raise ValueError(f"{where}: {name} is {value!r}, not a number of tokens")
     shapes = shard.result_files.values()
     if not all(isinstance(v, list) and len(v) == 2 and all(map(_is_int, v)) for v in shapes):
         raise ValueError(f"{where}: result_files is {shard.result_files!r}, not [bytes, lines]")

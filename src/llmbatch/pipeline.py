@@ -23,6 +23,7 @@ from llmbatch import schema as schema_mod
 from llmbatch._exceptions import ConfigError, InputError
 from llmbatch.ids import check_ids, is_missing, shown
 from llmbatch.prepare import Limits
+from llmbatch.quota import check_max_enqueued_tokens
 from llmbatch.tasks import (
     Kind,
     TaskSpec,
@@ -43,6 +44,7 @@ __all__ = [
     "check_utf8",
     "checked_columns",
     "checked_ids",
+    "checked_names",
     "checked_texts",
     "frame_texts",
     "is_utf8",
@@ -92,6 +94,7 @@ class JobRequest:
     mode: str = "batch"
     reuse: bool = True
     max_cost: float | None = None
+    max_enqueued_tokens: int | None = None
     concurrency: int | None = None
     requests_per_minute: float | None = None
 
@@ -102,7 +105,7 @@ class Rows:
     rows `skip_empty` leaves unsent."""
 
     ids: list[Any] | None
-    texts: list[Any]
+    texts: Sequence[Any]  # a list, or `staged.SlicedTexts` (a slice in memory at a time)
     skipped: list[int]
 
     def sent(self) -> list[int]:
@@ -146,6 +149,7 @@ def check_request(req: JobRequest) -> None:
     ):
         msg = f"max_cost must be a positive number of US dollars, got {cap!r}"
         raise ConfigError(msg + "\nHint: e.g. max_cost=25 refuses a job estimated above $25.")
+    check_max_enqueued_tokens(req.max_enqueued_tokens)
     if req.limits is not None and not isinstance(req.limits, Limits):
         msg = f"limits= must be an llmbatch Limits, got {type(req.limits).__name__}"
         raise ConfigError(msg + "\nHint: leave it out; the provider's limits are the default.")
@@ -210,12 +214,17 @@ def _structured(req: JobRequest, wire: Wire) -> Structured:
 
 def checked_columns(frame: Any, req: JobRequest) -> list[str]:
     """Refuse an empty frame or missing columns; returns the columns the texts come from."""
-    if len(frame) == 0:
+    return checked_names(frames.column_names(frame), len(frame), req)
+
+
+def checked_names(names: list[str], n_rows: int, req: JobRequest) -> list[str]:
+    """`checked_columns` from the column names and the row count alone (a lazy input)."""
+    if n_rows == 0:
         raise InputError("the frame is empty\nHint: there is nothing to send.")
     needed = text_columns(req)
     if req.id is not None:
-        frames.require_columns(frame, [req.id], role="id column")
-    frames.require_columns(frame, needed, role="column")
+        frames.require_names(names, [req.id], role="id column")
+    frames.require_names(names, needed, role="column")
     return needed
 
 
@@ -273,25 +282,34 @@ def placeholders(template: str) -> list[str]:
 
 
 def build_texts(
-    columns: dict[str, list[Any]], text: str | None, prompt: str | None, n: int
+    columns: dict[str, list[Any]], text: str | None, prompt: str | None, n: int, offset: int = 0
 ) -> list[Any]:
-    """The text of each row: the `text` column as is, or the rendered `prompt` template."""
+    """The text of each row: the `text` column as is, or the rendered `prompt` template.
+
+    `offset`: the frame row of the first value (a slice of a larger frame), for the messages.
+    """
     if text is not None:
         return columns[text]
     assert prompt is not None
     used = {c: columns[c] for c in placeholders(prompt)}
     for name, values in used.items():
-        nulls = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+        nulls = [
+            i + offset
+            for i, v in enumerate(values)
+            if v is None or (isinstance(v, float) and v != v)
+        ]
         if nulls:
             msg = f"column {name!r} used by the prompt has nulls at rows {shown(nulls)}"
             raise InputError(msg + "\nHint: fill or drop them first.")
     try:
         return render(prompt, used, n)
     except _FORMAT_ERRORS as exc:
-        raise _render_error(prompt, used, exc) from None
+        raise _render_error(prompt, used, exc, offset) from None
 
 
-def _render_error(template: str, columns: dict[str, list[Any]], exc: Exception) -> InputError:
+def _render_error(
+    template: str, columns: dict[str, list[Any]], exc: Exception, offset: int = 0
+) -> InputError:
     """Which placeholder fails, on which rows, and why (run only once rendering has failed)."""
     names = list(columns)
     rows = [dict(zip(names, v, strict=True)) for v in zip(*columns.values(), strict=True)]
@@ -301,13 +319,14 @@ def _render_error(template: str, columns: dict[str, list[Any]], exc: Exception) 
     piece = next((p for p in pieces if _fails(p, first)), template)
     field = re.split(r"[:!]", piece.strip("{}"), maxsplit=1)[0]
     column = re.split(r"[.\[]", field, maxsplit=1)[0]
-    msg = f"prompt placeholder {piece!r} cannot format column {column!r} at rows {shown(bad)}"
+    at = [i + offset for i in bad]
+    msg = f"prompt placeholder {piece!r} cannot format column {column!r} at rows {shown(at)}"
     if field != column:
         hint = "'.' and '[' in a placeholder read an attribute or item; rename such columns."
     else:
         value = first.get(column)
         hint = (
-            f"row {bad[0] if bad else 0} holds {type(value).__name__} {repr(value)[:60]}; fix "
+            f"row {at[0] if at else offset} holds {type(value).__name__} {repr(value)[:60]}; fix "
             "the format spec, or convert the column first (e.g. to int for ':d')."
         )
     return InputError(f"{msg}: {exc}\nHint: {hint}")
@@ -352,14 +371,16 @@ def is_utf8(text: str) -> bool:
     return True
 
 
-def check_texts(texts: list[Any], where: str, skip_empty: bool) -> list[int]:
-    """Refuse non-string / null / empty texts naming rows; with skip_empty, return those rows."""
+def check_texts(texts: list[Any], where: str, skip_empty: bool, offset: int = 0) -> list[int]:
+    """Refuse non-string / null / empty texts naming rows; with skip_empty, return those rows
+    (`offset`: the frame row of the first text, when `texts` is a slice)."""
     bad = [i for i, t in enumerate(texts) if not isinstance(t, str) and not is_missing(t)]
     if bad:
         kinds = sorted({type(texts[i]).__name__ for i in bad})
-        msg = f"{where} holds non-string values ({', '.join(kinds)}) at rows {shown(bad)}"
+        at = shown([i + offset for i in bad])
+        msg = f"{where} holds non-string values ({', '.join(kinds)}) at rows {at}"
         raise InputError(msg + "\nHint: convert the column to strings first.")
-    empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    empty = [i + offset for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
     if empty and not skip_empty:
         msg = f"{where} has {len(empty)} null or empty text(s) at rows {shown(empty)}"
         raise InputError(msg + "\nHint: drop them, or pass skip_empty=True to mark them as errors.")

@@ -91,7 +91,7 @@ def unranges(runs: Sequence[Sequence[int]]) -> Iterator[int]:
 
 
 def write_shards(
-    texts: list[Any],
+    texts: Sequence[Any],
     rows: Sequence[int],
     *,
     spec: Any,

@@ -59,6 +59,7 @@ KEY_SIZE = 16
 KEYS_FILE = "requests/keys.bin"
 REUSED_FILE = "results/reused.jsonl"
 _NO_KEY = bytes(KEY_SIZE)  # a row that is not sent
+_LOOKUP_ROWS = 100_000  # rows looked up (and copied) at a time
 # a result line → its reply (None: no success), and whether collect() would keep it
 LineReader = Callable[[dict[str, Any]], tuple[Reply | None, bool]]
 
@@ -118,23 +119,23 @@ def copy_answers(
 
     A reference is used only if its line is still there, byte for byte (else the key's next
     reference is tried); stale references are dropped from the index, and a row with none left
-    is sent. Each results file is opened once and read in offset order.
+    is sent. Rows go 100,000 at a time; each results file is read in offset order.
     """
-    wanted: dict[bytes, list[int]] = {}
-    for row in rows:
-        wanted.setdefault(key_of(keys, row), []).append(row)
-    hits = index.lookup(wanted)
-    if not hits:
+    if not index.path.exists():
         return Reused()
     done: list[int] = []
     stale: list[tuple[bytes, Ref]] = []
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
-        for key, line in _lines(hits, stale):
-            for row in wanted[key]:
-                line["custom_id"] = wire_id(tag, row)
-                out.write(orjson.dumps(line) + b"\n")
-                done.append(row)
+        for start in range(0, len(rows), _LOOKUP_ROWS):  # bounded memory: a chunk at a time
+            wanted: dict[bytes, list[int]] = {}
+            for row in rows[start : start + _LOOKUP_ROWS]:
+                wanted.setdefault(key_of(keys, row), []).append(row)
+            for key, line in _lines(index.lookup(wanted), stale):
+                for row in wanted[key]:
+                    line["custom_id"] = wire_id(tag, row)
+                    out.write(orjson.dumps(line) + b"\n")
+                    done.append(row)
     index.forget(stale)
     if not done:
         dest.unlink(missing_ok=True)

@@ -145,6 +145,18 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A small JSON object kept beside the jobs (an index, a book); missing or damaged: {}.
+
+    For files that only record what can be learned again, so a damaged one is not an error.
+    """
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def file_lock(path: Path) -> filelock.BaseFileLock:
     """A lock on `path` (0600): reentrant in one thread, exclusive across threads and processes.
 

@@ -1,7 +1,8 @@
 """`wait()`'s loop: poll, show progress, stop when the job has ended (or at the timeout).
 
-No lock is held while sleeping between polls, so other processes can work on the job; Ctrl-C
-stops waiting and says how to go on (the job itself is intact).
+Rounds that change nothing wait longer and longer (up to 10 poll intervals or 5 minutes). No
+lock is held while sleeping between polls, so other processes can work on the job; Ctrl-C stops
+waiting and says how to go on (the job itself is intact).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from tqdm.auto import tqdm
 from llmbatch._exceptions import InputError, JobNotReady
 from llmbatch.status import JobStatus
 
-__all__ = ["check_seconds", "poll_until_done"]
+__all__ = ["BACKOFF_CAP", "check_seconds", "poll_until_done"]
+
+BACKOFF_CAP = 10  # the longest wait between polls, in poll intervals (see `_next_pause`)
 
 
 def check_seconds(name: str, value: Any) -> None:
@@ -26,6 +29,23 @@ def check_seconds(name: str, value: Any) -> None:
     if not ok or not math.isfinite(value) or value < 0:
         msg = f"{name} must be a finite number of seconds >= 0, got {value!r}"
         raise InputError(f"{msg}\nHint: e.g. wait(poll_interval=30, timeout=3600).")
+
+
+def _progress(st: JobStatus) -> tuple[Any, ...]:
+    """What a round can change: each shard's status, counts and download."""
+    return tuple((s.status, s.completed, s.failed, s.fetched, s.batch_id) for s in st.shards)
+
+
+def _next_pause(
+    pause: float, interval: float, last: tuple[Any, ...] | None, now: tuple[Any, ...]
+) -> tuple[float, tuple[Any, ...]]:
+    """Back-off: a round that changed nothing waits 1.5 times longer than the one before, up
+    to `BACKOFF_CAP` poll intervals or 300 s, whichever is shorter (never below the interval);
+    any change starts again at `interval`. Long batches cost few polls; a change is seen soon."""
+    if now != last:
+        return interval, now
+    cap = max(interval, min(interval * BACKOFF_CAP, 300.0))
+    return min(pause * 1.5, cap), now
 
 
 def poll_until_done(
@@ -41,9 +61,11 @@ def poll_until_done(
     """Call `poll` (one round of the job's work, then its status) until the job has ended."""
     start = time.monotonic()
     bar = tqdm(total=total, desc=name, unit="req", disable=not progress)
+    pause, last = poll_interval, None
     try:
         while True:
             st = poll()
+            pause, last = _next_pause(pause, poll_interval, last, _progress(st))
             bar.total = max(st.total, bar.total or 0)
             bar.n = st.completed + st.failed
             bar.set_postfix_str("waiting for quota" if st.waiting_for_quota else st.state)
@@ -52,7 +74,7 @@ def poll_until_done(
                 return
             if timeout is not None and time.monotonic() - start > timeout:
                 raise JobNotReady(f"job {name} not done after {timeout} s\n{st}", st)
-            time.sleep(poll_interval)  # no lock is held while sleeping
+            time.sleep(pause)  # no lock is held while sleeping
     except KeyboardInterrupt as exc:
         if hasattr(exc, "add_note"):
             exc.add_note(f"The job is intact: llmbatch.load({str(path)!r}).wait() goes on.")

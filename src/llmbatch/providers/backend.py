@@ -9,6 +9,8 @@ looking the object up instead of creating it again (never paying twice).
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -31,6 +33,9 @@ Recover = Callable[[], "dict[str, Any] | None"]
 
 
 LOST_INPUT = "input file not found"  # the requeue event of a batch whose input file was lost
+# pages of 100 listed beyond those our running batches could fill before the rest are
+# retrieved one by one: a job's batches are among the newest, unless other work came after
+_LIST_PAGES = 2
 
 
 class Created(NamedTuple):
@@ -151,6 +156,21 @@ class Backend(ABC):
 
     def observe(self, batch_id: str) -> Observation:
         return self._observation(self.client.retrieve_batch(batch_id))
+
+    def observe_many(self, batch_ids: list[str]) -> dict[str, Observation]:
+        """Several batches at once: one list call (newest first) instead of one retrieve
+        each; the ids not among the first pages are retrieved one by one (`_LIST_PAGES`)."""
+        wanted, seen = set(batch_ids), {}
+        if len(wanted) > 1:
+            most = 100 * (math.ceil(len(wanted) / 100) + _LIST_PAGES - 1)
+            for batch in itertools.islice(self.client.iter_batches(limit=100), most):
+                if batch.get("id") in wanted:
+                    seen[str(batch["id"])] = self._observation(batch)
+                    if len(seen) == len(wanted):
+                        break
+        for batch_id in wanted - set(seen):
+            seen[batch_id] = self.observe(batch_id)
+        return seen
 
     def cancel(self, batch_id: str) -> Observation:
         return self._observation(self.client.cancel_batch(batch_id))

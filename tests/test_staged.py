@@ -1,0 +1,66 @@
+"""Lazy and parquet inputs are read a slice at a time, never collected whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pytest
+
+import llmbatch
+from llmbatch import InputError
+from llmbatch.staged import SLICE
+
+
+def texts(n: int) -> list[str]:
+    return [f"row {i}: the kettle works" for i in range(n)]
+
+
+def test_a_lazy_frame_gives_the_same_answers_as_the_eager_one(emu: Any) -> None:
+    df = pl.DataFrame({"doc": [f"d{i}" for i in range(50)], "body": texts(50), "x": range(50)})
+    first = df.llmbatch.classify(["a", "b"], text="body", id="doc")
+    eager = first.wait(poll_interval=0, progress=False)
+    job = df.lazy().llmbatch.classify(["a", "b"], text="body", id="doc", name="lazy", reuse=False)
+    lazy = job.wait(poll_interval=0, progress=False)
+    assert isinstance(lazy, pl.DataFrame)
+    assert lazy.equals(eager)
+    assert job.manifest.identity == first.manifest.identity  # the same request lines
+    assert emu.call_count("POST /v1/batches") == 2
+
+
+def test_a_parquet_file_is_read_in_slices_for_pandas_users_too(emu: Any, tmp_path: Path) -> None:
+    n = SLICE + 7  # two slices
+    path = tmp_path / "in.parquet"
+    pd.DataFrame({"doc": range(n), "body": texts(n)}).to_parquet(path)
+    job = llmbatch.scan_parquet(path).llmbatch.complete(
+        text="body", id="doc", submit=False, limits=llmbatch.Limits(60_000, 10**9)
+    )
+    assert job.n_rows == n and [s["n"] for s in job.shards] == [60_000, n - 60_000]
+    assert (job.path / "frame.parquet").exists()
+    lines = (job.path / "requests" / "0001.jsonl").read_text().splitlines()
+    assert f"row {n - 1}: the kettle works" in lines[-1]
+
+
+def test_bad_rows_are_named_by_their_place_in_the_whole_frame(emu: Any, tmp_path: Path) -> None:
+    bodies = texts(SLICE + 10)
+    bodies[SLICE + 3] = ""
+    lazy = pl.LazyFrame({"body": bodies})
+    with pytest.raises(InputError, match=rf"at rows \[{SLICE + 3}\]"):
+        lazy.llmbatch.complete(text="body")
+    doubled = pl.LazyFrame({"doc": [1, 2, 3, 2], "body": texts(4)})
+    with pytest.raises(InputError, match="duplicate"):
+        doubled.llmbatch.complete(text="body", id="doc")
+    with pytest.raises(InputError, match="not in the frame"):
+        pl.LazyFrame({"body": texts(3)}).llmbatch.complete(text="nope")
+    with pytest.raises(InputError, match="empty"):
+        pl.LazyFrame({"body": []}, schema={"body": pl.String}).llmbatch.complete(text="body")
+    assert emu.call_count() == 0
+    assert not list((tmp_path / "jobs").glob(".stage-*"))  # nothing left behind
+
+
+def test_a_prompt_template_over_a_lazy_frame(emu: Any) -> None:
+    lazy = pl.LazyFrame({"doc": range(5), "title": ["t"] * 5, "body": texts(5)})
+    out = lazy.llmbatch.complete(prompt="{title}: {body}", id="doc").wait(poll_interval=0)
+    assert out["content"].str.contains("t: row").all()
