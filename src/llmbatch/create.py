@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -22,7 +21,6 @@ from typing import Any
 import orjson
 
 from llmbatch import frames
-from llmbatch import schema as schema_mod
 from llmbatch._exceptions import (
     BudgetExceededError,
     ConfigError,
@@ -31,9 +29,10 @@ from llmbatch._exceptions import (
     NameConflictError,
 )
 from llmbatch._version import __version__
+from llmbatch.added_columns import check_collisions, planned_columns
 from llmbatch.answer_index import AnswerIndex
 from llmbatch.costs import Estimate, estimate
-from llmbatch.identity import ids_digest
+from llmbatch.identity import ids_digest, job_differences
 from llmbatch.job import BatchHandle, make_backend
 from llmbatch.manifest import Attempt, Manifest
 from llmbatch.pipeline import (
@@ -91,59 +90,6 @@ class _Draft:
     staged: Path | None = None  # a lazy input's snapshot, already written (`staged`)
 
 
-# The columns llmbatch adds beside the answers: the leading dot is llmbatch's namespace.
-RESERVED_COLUMNS = (
-    ".error",
-    ".error_msg",
-    ".stop_reason",
-    ".input_tokens",
-    ".output_tokens",
-    ".cache_read_tokens",
-    ".cache_write_tokens",
-)
-_WIDE = re.compile(r"V[1-9][0-9]*")  # embed(wide=True) without dimensions: V1..Vn, n unknown
-
-
-def answer_columns(spec: TaskSpec, req: JobRequest) -> list[str]:
-    """The answer columns collect() will add (before the suffix); dot names are refused."""
-    if spec.kind == "complete":
-        names = [req.content_column]
-    elif spec.kind == "embed":
-        names = [f"V{j + 1}" for j in range(spec.dimensions or 0)] if req.wide else ["embedding"]
-    else:
-        assert spec.schema is not None
-        names = [c.name for c in schema_mod.columns(spec.schema)]
-    dotted = [n for n in names if n.startswith(".")]
-    if dotted:
-        msg = (
-            f"answer column(s) {dotted} start with '.', which llmbatch keeps for the columns it "
-            f"adds ({', '.join(RESERVED_COLUMNS)})\nHint: rename the schema property "
-            "(or content_column= / label_column=) so it does not start with '.'."
-        )
-        raise InputError(msg)
-    return names
-
-
-def planned_columns(spec: TaskSpec, req: JobRequest) -> list[str]:
-    """The columns collect() will add (before the suffix), to refuse collisions up front."""
-    return [*answer_columns(spec, req), *RESERVED_COLUMNS]
-
-
-def _check_collisions(existing: list[str], planned: list[str], req: JobRequest) -> None:
-    suffix = req.suffix
-    clash = [c + suffix for c in planned if c + suffix in existing]
-    if req.kind == "embed" and req.wide and req.dimensions is None:
-        stems = [c[: len(c) - len(suffix)] for c in existing if c.endswith(suffix)]
-        clash += [stem + suffix for stem in stems if _WIDE.fullmatch(stem)]
-    if clash:
-        wide = " (embed(wide=True) adds V1..Vn, one per dimension)" if req.wide else ""
-        msg = (
-            f"the frame already has column(s) {clash} that the answers would add{wide}\n"
-            "Hint: pass suffix='_llm' (or rename those columns)."
-        )
-        raise InputError(msg)
-
-
 def create_job(native: Any, req: JobRequest) -> BatchHandle:
     """Check everything, write the job folder, and submit (unless the same job exists)."""
     check_request(req)
@@ -156,7 +102,7 @@ def create_job(native: Any, req: JobRequest) -> BatchHandle:
     config = resolve_provider(req.provider)
     spec = task_spec(req, config.name)
     config.resolve_api_key()  # a missing key fails here, before anything is written or sent
-    _check_collisions(frames.column_names(frame), planned_columns(spec, req), req)
+    check_collisions(frames.column_names(frame), planned_columns(spec, req), req)
     rows = read_rows(frame, req, needed)
     check_job_name(req.name)  # before anything is created
     _advise_sync(req, rows)
@@ -170,7 +116,7 @@ def _create_from_lazy(lazy: Any, req: JobRequest) -> BatchHandle:
     config = resolve_provider(req.provider)
     spec = task_spec(req, config.name)
     config.resolve_api_key()
-    _check_collisions(names, planned_columns(spec, req), req)
+    check_collisions(names, planned_columns(spec, req), req)
     check_job_name(req.name)
     home = job_home(req.folder)
     make_dir(home)
@@ -385,7 +331,9 @@ def _existing(final: JobFolder, draft: _Draft, identity: Any) -> BatchHandle:
     unsent = any(s.to_send for s in existing.manifest.shards)
     if draft.req.max_cost is not None and unsent and draft.req.submit:
         _hold_to(existing.estimate(), draft.req.max_cost)
-    differences = _differences(existing.manifest, draft, identity)
+    differences = job_differences(
+        existing.manifest, draft.config, draft.spec, draft.req.mode, identity
+    )
     if differences:
         shown = "\n  ".join(differences)
         msg = (
@@ -394,38 +342,6 @@ def _existing(final: JobFolder, draft: _Draft, identity: Any) -> BatchHandle:
         )
         raise NameConflictError(msg, differences)
     return _submit(existing) if draft.req.submit else existing
-
-
-def _differences(old: Manifest, draft: _Draft, identity: Any) -> list[str]:
-    """What differs between a recorded job and new work (empty: the same work)."""
-    config, new_task = draft.config, draft.spec.to_dict()
-    found = []
-    if old.mode != draft.req.mode:
-        found.append(f"mode: {old.mode!r} → {draft.req.mode!r}")
-    new_provider = {"name": config.name, "base_url": config.base_url}
-    old_provider = {k: old.provider.get(k) for k in new_provider}
-    if old_provider != new_provider:
-        found.append(f"provider: {_short(old_provider)} → {_short(new_provider)}")
-    for key in sorted(set(old.task) | set(new_task)):
-        if old.task.get(key) != new_task.get(key):
-            found.append(f"{key}: {_short(old.task.get(key))} → {_short(new_task.get(key))}")
-    if old.n_rows != identity["n_rows"]:
-        found.append(f"rows: {old.n_rows:,} → {identity['n_rows']:,}")
-    if old.columns != identity["columns"]:
-        found.append(f"columns: {old.columns} → {identity['columns']}")
-    if old.identity is None:  # a 0.1.0 job: its ids and texts were not digested
-        return found
-    for part, label in (("ids", "the id values"), ("texts", "the texts")):
-        if old.identity.get(part) != identity[part]:
-            found.append(f"{label} differ ({old.n_rows:,} rows recorded)")
-    if not found and old.identity.get("hash") != identity["hash"]:
-        found.append("the request lines differ")
-    return found
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _submit(handle: BatchHandle) -> BatchHandle:

@@ -21,8 +21,9 @@ from llmbatch.manifest import Manifest
 from llmbatch.pipeline import build_texts, frame_texts, placeholders
 from llmbatch.prepare import unranges
 from llmbatch.store import JobFolder
+from llmbatch.wire import TaskSpec
 
-__all__ = ["JobFrame", "check_frame", "ids_digest", "texts_digest"]
+__all__ = ["JobFrame", "check_frame", "ids_digest", "job_differences", "texts_digest"]
 
 
 def ids_digest(ids: list[Any] | None) -> str:
@@ -140,3 +141,38 @@ class JobFrame:
             check_frame(manifest, self.given)
             self.checked = True
         return frames.to_native_frame(self.given)
+
+
+def job_differences(
+    old: Manifest, config: Any, spec: TaskSpec, mode: str, identity: dict[str, Any]
+) -> list[str]:
+    """What differs between a recorded job and new work (empty: the same work): what a
+    reused `name=` refuses with."""
+    new_task = spec.to_dict()
+    found = []
+    if old.mode != mode:
+        found.append(f"mode: {old.mode!r} → {mode!r}")
+    new_provider = {"name": config.name, "base_url": config.base_url}
+    old_provider = {k: old.provider.get(k) for k in new_provider}
+    if old_provider != new_provider:
+        found.append(f"provider: {_short(old_provider)} → {_short(new_provider)}")
+    for key in sorted(set(old.task) | set(new_task)):
+        if old.task.get(key) != new_task.get(key):
+            found.append(f"{key}: {_short(old.task.get(key))} → {_short(new_task.get(key))}")
+    if old.n_rows != identity["n_rows"]:
+        found.append(f"rows: {old.n_rows:,} → {identity['n_rows']:,}")
+    if old.columns != identity["columns"]:
+        found.append(f"columns: {old.columns} → {identity['columns']}")
+    if old.identity is None:  # a 0.1.0 job: its ids and texts were not digested
+        return found
+    for part, label in (("ids", "the id values"), ("texts", "the texts")):
+        if old.identity.get(part) != identity[part]:
+            found.append(f"{label} differ ({old.n_rows:,} rows recorded)")
+    if not found and old.identity.get("hash") != identity["hash"]:
+        found.append("the request lines differ")
+    return found
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
