@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pandas as pd
 import pytest
 
 from llmbatch.answer_index import INDEX_NAME
+from llmbatch.reuse import _with_custom_id
 from procs import finish, start
 
 LABELS = ["yes", "no"]
@@ -169,3 +171,13 @@ def test_two_processes_with_overlapping_jobs_share_the_index_safely(
     with sqlite3.connect(home / INDEX_NAME) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT count(DISTINCT key) FROM answers").fetchone()[0] == 600
+
+
+def test_a_copied_line_gets_the_new_custom_id_and_nothing_else() -> None:
+    line = b'{"id":"r","custom_id":"t1-5","response":{"body":"say \\"custom_id\\":\\"x\\""}}'
+    assert _with_custom_id(line, "t2-9") == line.replace(b"t1-5", b"t2-9")
+    spaced = b'{"custom_id": "t1-5", "result": {"type": "succeeded"}}'  # not our compact form
+    assert orjson.loads(_with_custom_id(spaced, "t2-9")) == {
+        "custom_id": "t2-9",
+        "result": {"type": "succeeded"},
+    }

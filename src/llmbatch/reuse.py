@@ -131,11 +131,13 @@ def copy_answers(
             wanted: dict[bytes, list[int]] = {}
             for row in rows[start : start + _LOOKUP_ROWS]:
                 wanted.setdefault(key_of(keys, row), []).append(row)
-            for key, line in _lines(index.lookup(wanted), stale):
+            copied: list[bytes] = []
+            for key, raw in _lines(index.lookup(wanted), stale):
                 for row in wanted[key]:
-                    line["custom_id"] = wire_id(tag, row)
-                    out.write(orjson.dumps(line) + b"\n")
+                    copied.append(_with_custom_id(raw, wire_id(tag, row)))
                     done.append(row)
+            if copied:
+                out.write(b"\n".join(copied) + b"\n")
     index.forget(stale)
     if not done:
         dest.unlink(missing_ok=True)
@@ -145,8 +147,8 @@ def copy_answers(
 
 def _lines(
     hits: dict[bytes, list[Ref]], stale: list[tuple[bytes, Ref]]
-) -> Iterator[tuple[bytes, Any]]:
-    """Each hit's answer line, parsed: its newest reference that still reads as recorded."""
+) -> Iterator[tuple[bytes, bytes]]:
+    """Each hit's answer line: its newest reference that still reads as recorded."""
     todo = dict.fromkeys(hits, 0)  # key -> which of its references to try
     while todo:
         by_file: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
@@ -158,7 +160,7 @@ def _lines(
             refs = [(key, hits[key][todo[key]]) for _, key in sorted(wanted)]
             for (key, ref), raw in zip(refs, _read(Path(job) / file, refs), strict=True):
                 if raw is not None and _digest(raw) == ref.digest:
-                    yield key, loads(raw)
+                    yield key, raw
                     continue
                 stale.append((key, ref))
                 if todo[key] + 1 < len(hits[key]):
@@ -166,18 +168,40 @@ def _lines(
         todo = retry
 
 
+_ID_KEY = b'"custom_id":"'
+
+
+def _with_custom_id(raw: bytes, custom_id: str) -> bytes:
+    """The result line with another custom_id, spliced into its bytes.
+
+    A custom_id written by llmbatch is plain ASCII (a tag, a dash, a row) and the line's first
+    unescaped `"custom_id":"` is its key (inside a JSON string every quote is escaped); a line
+    that does not look so is parsed and written again instead.
+    """
+    at = raw.find(_ID_KEY)
+    end = raw.find(b'"', at + len(_ID_KEY)) if at >= 0 else -1
+    if end < 0 or b"\\" in raw[at:end]:
+        line = loads(raw)
+        line["custom_id"] = custom_id
+        return orjson.dumps(line)
+    return raw[: at + len(_ID_KEY)] + custom_id.encode() + raw[end:]
+
+
 def _read(path: Path, refs: list[tuple[bytes, Ref]]) -> list[bytes | None]:
-    """The recorded byte ranges of one file, in the order given (None: gone or cut short)."""
+    """The recorded byte ranges of one file, in the order given (None: gone or cut short).
+
+    A results file is one shard's (at most the provider's batch size): read whole, at once,
+    rather than a seek and a read per line.
+    """
     try:
-        with open(path, "rb") as fh:
-            out: list[bytes | None] = []
-            for _, ref in refs:
-                fh.seek(ref.offset)
-                raw = fh.read(ref.length)
-                out.append(raw if len(raw) == ref.length else None)
-            return out
+        data = path.read_bytes()
     except OSError:
         return [None] * len(refs)
+    out: list[bytes | None] = []
+    for _, ref in refs:
+        raw = data[ref.offset : ref.offset + ref.length]
+        out.append(raw if len(raw) == ref.length else None)
+    return out
 
 
 def reused_shard(index: int, reused: Reused, root: Path) -> Shard:
