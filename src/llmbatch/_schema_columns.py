@@ -194,11 +194,18 @@ def flatten_row(obj: object, cols: list[Column]) -> dict[str, object]:
         {'a.b': 1.0, 'c': '{"k":[1]}'}
     """
     out: dict[str, object] = {}
+    top = obj if isinstance(obj, dict) else {}
     for col in cols:
-        value: Any = obj
-        for key in col.path:
+        path = col.path
+        value: Any = top.get(path[0])  # most schemas are flat: one key, one dict lookup
+        for key in path[1:]:
             value = value.get(key) if isinstance(value, dict) else None
-        out[col.name] = None if value is None else _cell(value, col.dtype)
+        if value is None:
+            out[col.name] = None
+        elif type(value) is str and col.dtype == "string":
+            out[col.name] = value  # the common case, as `_cell` would return it
+        else:
+            out[col.name] = _cell(value, col.dtype)
     return out
 
 
