@@ -64,3 +64,11 @@ def test_a_prompt_template_over_a_lazy_frame(emu: Any) -> None:
     lazy = pl.LazyFrame({"doc": range(5), "title": ["t"] * 5, "body": texts(5)})
     out = lazy.llmbatch.complete(prompt="{title}: {body}", id="doc").wait(poll_interval=0)
     assert out["content"].str.contains("t: row").all()
+
+
+def test_a_lazy_frame_that_cannot_be_written_is_refused_plainly(emu: Any, tmp_path: Path) -> None:
+    broken = pl.LazyFrame({"body": texts(3)}).with_columns(pl.col("body").cast(pl.Int64))
+    with pytest.raises(InputError, match="could not be computed and written to parquet"):
+        broken.llmbatch.complete(text="body")
+    assert emu.call_count() == 0
+    assert not list((tmp_path / "jobs").glob(".stage-*"))

@@ -81,7 +81,18 @@ def lazy_columns(native: Any) -> list[str]:
 
 def sink_parquet(native: Any, path: Path, row_group_size: int) -> None:
     """Write a LazyFrame to parquet with polars' streaming engine (bounded memory)."""
-    native.sink_parquet(path, row_group_size=row_group_size)
+    import polars as pl
+
+    try:
+        native.sink_parquet(path, row_group_size=row_group_size)
+    except (pl.exceptions.PolarsError, OSError, ValueError, TypeError) as exc:
+        path.unlink(missing_ok=True)
+        msg = f"the lazy frame could not be computed and written to parquet: {exc}"
+        hint = (
+            "fix the query; a column parquet cannot hold (Python objects) must be converted "
+            "first, or .collect() the frame and pass that (it is then held in memory)."
+        )
+        raise InputError(f"{msg}\nHint: {hint}") from None
 
 
 def scan_parquet(path: str | Path) -> Any:
