@@ -20,6 +20,11 @@ For each provider × verb (Anthropic has no embeddings, so that pair is skipped)
 - collect: ``llmbatch.load(path).collect()`` in a new process, as a user does the next day:
   parse the result files, validate answers, build typed columns, read the frame snapshot,
   merge. A hot path of ours.
+- prepare-limit / collect-limit: the per-row limit, measured in the same run, in the same kind
+  of fresh process: for prepare, one ``orjson.dumps`` of each row's request line, written out;
+  for collect, ``orjson.loads`` of each result line, a dict from wire id to row, the answer
+  pulled out (parsed for classify) and assigned as one column of the frame read from its
+  snapshot. Each is printed with the ratio of our phase to it.
 
 Memory. Each phase runs in its own fresh Python process, and the emulator in another one, so
 no phase is charged for the emulator, the synthetic-data generator or an earlier phase. In
@@ -57,7 +62,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-PHASES = ("prepare", "submit", "collect")
+PHASES = ("prepare", "prepare-limit", "submit", "collect", "collect-limit")
 VERBS = ("complete", "classify", "embed")
 LABELS = ["positive", "negative", "neutral"]
 SCHEMA = {
@@ -176,6 +181,10 @@ def phase_body(spec: dict[str, Any], df: Any) -> dict[str, Any]:
     import llmbatch
 
     phase = spec["phase"]
+    if phase == "prepare-limit":
+        return limit_prepare(spec, df)
+    if phase == "collect-limit":
+        return limit_collect(spec)
     if phase == "prepare":
         name = f"{spec['provider']}-{spec['verb']}"
         job = verb_call(df, spec["verb"], spec["provider"], spec["dimensions"], name)
@@ -198,11 +207,68 @@ def phase_body(spec: dict[str, Any], df: Any) -> dict[str, Any]:
     return {"out_rows": len(out), "errors": n_errors, "first_error": first}
 
 
+def limit_prepare(spec: dict[str, Any], df: Any) -> dict[str, Any]:
+    """The per-row limit of prepare: one `orjson.dumps` of each row's line, written out."""
+    import orjson
+
+    texts = df["body"].to_list() if spec["library"] == "polars" else df["body"].tolist()
+    url, model = "/v1/chat/completions", "gpt-4.1-mini"
+    dest = Path(spec["path"]) / "limit-requests.jsonl"
+    with dest.open("wb") as fh:
+        for i, text in enumerate(texts):
+            body = {"model": model, "messages": [{"role": "user", "content": text}]}
+            line = {"custom_id": f"t-{i}", "method": "POST", "url": url, "body": body}
+            fh.write(orjson.dumps(line) + b"\n")
+    dest.unlink()
+    return {}
+
+
+def limit_collect(spec: dict[str, Any]) -> dict[str, Any]:
+    """The per-row limit of collect: `orjson.loads` per line, a dict from wire id to row, the
+    answer pulled out (and parsed, for classify), and one assign per column on the frame."""
+    import orjson
+
+    import llmbatch
+
+    job = llmbatch.load(spec["path"])
+    n, tag = job.n_rows, job.manifest.tag
+    where = {f"{tag}-{i}": i for i in range(n)}
+    answers: list[Any] = [None] * n
+    for shard in job.manifest.shards:
+        for rel in shard.results:
+            with (job.path / rel).open("rb") as fh:
+                for raw in fh:
+                    line = orjson.loads(raw)
+                    answers[where[line["custom_id"]]] = _answer(line, spec["verb"])
+    frame = read_input(str(job.path / "frame.parquet"), spec["library"])
+    if spec["library"] == "polars":
+        import polars as pl
+
+        frame = frame.with_columns(pl.Series("answer", answers, strict=False))
+    else:
+        frame["answer"] = answers
+    return {"out_rows": len(frame)}
+
+
+def _answer(line: dict[str, Any], verb: str) -> Any:
+    import orjson
+
+    if "response" in line:  # OpenAI
+        body = line["response"]["body"]
+        if verb == "embed":
+            return body["data"][0]["embedding"]
+        text = body["choices"][0]["message"]["content"]
+    else:
+        text = line["result"]["message"]["content"][0]["text"]
+    return orjson.loads(text)["label"] if verb == "classify" else text
+
+
 def run_phase(spec: dict[str, Any]) -> dict[str, Any]:
     """Set up, reset the peak mark, time the phase, read the peak back."""
     import llmbatch  # noqa: F401  (imports are set-up, not the phase)
 
-    df = read_input(spec["input"], spec["library"]) if spec["phase"] == "prepare" else None
+    reads = spec["phase"] in ("prepare", "prepare-limit")
+    df = read_input(spec["input"], spec["library"]) if reads else None
     gc.collect()
     reset = reset_peak()
     start_rss = rss_bytes()
@@ -292,14 +358,14 @@ def row_line(r: dict[str, Any]) -> str:
     rate = r["rows"] / r["seconds"] if r["seconds"] else float("inf")
     star = "" if r["exact"] else "*"
     return (
-        f"{r['provider']:<10} {r['verb']:<9} {r['phase']:<8} {r['rows']:>9,} "
+        f"{r['provider']:<10} {r['verb']:<9} {r['phase']:<13} {r['rows']:>9,} "
         f"{r['seconds']:>8.2f} {rate:>10,.0f} {mb(r['peak']) + star:>10} "
         f"{'+' + mb(max(r['growth'], 0)):>10}"
     )
 
 
 HEADER = (
-    f"{'provider':<10} {'verb':<9} {'phase':<8} {'rows':>9} {'seconds':>8} {'rows/s':>10} "
+    f"{'provider':<10} {'verb':<9} {'phase':<13} {'rows':>9} {'seconds':>8} {'rows/s':>10} "
     f"{'peak RSS':>10} {'Δ RSS':>10}"
 )
 
@@ -348,6 +414,10 @@ def bench(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
                 row = {**spec, "phase": phase, "rows": args.rows, **result}
                 results.append(row)
                 print(row_line(row), flush=True)
+                if phase.endswith("-limit"):
+                    ours = next(r for r in results[::-1] if r["phase"] == phase[: -len("-limit")])
+                    print(f"{'':<20} {phase[:-6]} at {row['seconds'] / ours['seconds']:.2f}x "
+                          "the per-row limit measured in this run", flush=True)  # fmt: skip
                 if result.get("errors"):
                     print(f"  ! {result['errors']:,} row errors, e.g. {result['first_error']!r}")
     return results
