@@ -100,28 +100,19 @@ def write_shards(
     limits: Limits,
     shard_path: Callable[[int], Path],
     first_index: int = 0,
-    hasher: Any = None,
-    text_hasher: Any = None,
 ) -> list[PreparedShard]:
     """Stream the request lines of `rows` into shard files cut at the provider's limits.
 
-    `hasher` gets every row's body (the job's identity), `text_hasher` every row's text alone
-    (to say "the texts differ" when a name is reused), both on the way, without a second pass.
     The bodies are `pipeline.request_bodies`'s, inlined: this loop is the hot path of prepare.
+    (The job's identity is digested beforehand, over every row, by `reuse.digest_rows`.)
     """
     prefix, suffix = body_template(spec)
     out = _ShardFiles(limits, shard_path, first_index)
     progress = tqdm(total=len(rows), desc="preparing", unit="rows", delay=1.0, leave=False)
     try:
         for row in rows:
-            text = orjson.dumps(texts[row])
-            body = prefix + text + suffix
+            body = prefix + orjson.dumps(texts[row]) + suffix
             out.write(row, line(wire_id(tag, row), body))
-            if hasher is not None:
-                key = str(row).encode() + b"\x00"
-                hasher.update(key + body + b"\n")
-                if text_hasher is not None:
-                    text_hasher.update(key + text + b"\n")
             progress.update(1)
     finally:
         progress.close()

@@ -15,7 +15,7 @@ from llmbatch.ids import row_of
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend
-from llmbatch.results import Outcome, Outcomes, failed_batch, line_outcome, never_ran, unanswered
+from llmbatch.results import Outcomes, failed_batch, line_outcome
 from llmbatch.store import JobFolder
 
 __all__ = ["check_results", "failed_batch_error", "read_outcomes"]
@@ -36,16 +36,8 @@ def read_outcomes(
     out = Outcomes(manifest.n_rows)
     out.not_sent(unranges(manifest.skipped), "empty text, not sent")
     for shard in sorted(manifest.shards, key=lambda s: (s.attempt, s.index)):
-        rows = list(unranges(shard.rows))
-        if not shard.collected:
-            ended = never_ran(shard)
-            if ended is not None:
-                out.record_many(rows, ended)
-            elif partial:
-                message = f"shard {shard.index} not finished"
-                out.record_many(rows, Outcome(kind="missing", message=message))
+        if not out.prime(shard, list(unranges(shard.rows)), partial):
             continue
-        out.expect(rows, *unanswered(shard))
         try:
             _read_shard(out, shard, manifest, folder, backend, endpoint)
         except (orjson.JSONDecodeError, FileNotFoundError) as exc:

@@ -90,6 +90,22 @@ class Outcomes:
             if current is None or current.reply is None:
                 self.slots[row] = Outcome(kind=kind, message=message)
 
+    def prime(self, shard: Shard, rows: Sequence[int], partial: bool) -> bool:
+        """What `shard`'s rows are before its result lines are read: its batch never ran (or
+        was cancelled unsent), not finished yet (only with `partial`), or expected to answer.
+        Returns whether its lines are to be read."""
+        if shard.collected:
+            self.expect(rows, *unanswered(shard))
+            return True
+        ended = never_ran(shard)
+        if ended is not None:
+            self.record_many(rows, ended)
+        elif partial:
+            self.record_many(
+                rows, Outcome(kind="missing", message=f"shard {shard.index} not finished")
+            )
+        return False
+
     def not_sent(self, rows: Iterable[int], message: str) -> None:
         for row in rows:
             self.slots[row] = Outcome(kind="not_sent", message=message)

@@ -32,13 +32,10 @@ from llmbatch.ids import row_of
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.providers.backend import Backend
 from llmbatch.results import (
-    Outcome,
     Outcomes,
     answer_table,
     failed_batch,
     line_outcome,
-    never_ran,
-    unanswered,
 )
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
@@ -208,17 +205,8 @@ def _window(
     out.not_sent(_clip(manifest.skipped, start, stop), "empty text, not sent")
     for shard in sorted(manifest.shards, key=lambda s: (s.attempt, s.index)):
         rows = _clip(shard.rows, start, stop)
-        if not rows:
-            continue
-        if not shard.collected:
-            ended = never_ran(shard)
-            if ended is not None:
-                out.record_many(rows, ended)
-            elif partial:
-                message = f"shard {shard.index} not finished"
-                out.record_many(rows, Outcome(kind="missing", message=message))
-            continue
-        out.expect(rows, *unanswered(shard))
+        if rows:
+            out.prime(shard, rows, partial)
     reply = _reader(backend, manifest)
     for row, line in _lines(manifest, folder, where, start, stop):
         _, kind, payload, error = backend.parse_line(line)
