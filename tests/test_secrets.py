@@ -75,3 +75,34 @@ def test_loading_a_folder_runs_no_code(emu: Any, tmp_path: Path) -> None:
     handle = llmbatch.load(job.path)
     handle.status(refresh=False)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_header_query_and_token_values_never_leak(
+    emu: Any, provider: str, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    header, query, token = SENTINEL + "-header", SENTINEL + "-query", SENTINEL + "-token"
+    options: dict[str, Any] = {
+        "default_headers": {"X-Proxy-Token": header},
+        "default_query": {"key": query},
+    }
+    if provider == "anthropic":
+        emu.configure(api_key=token)  # the bearer token is checked against the emulator's key
+        options["auth_token"] = token
+    config = llmbatch.OpenAI(**options) if provider == "openai" else llmbatch.Anthropic(**options)
+    route = "POST /v1/batches" if provider == "openai" else "POST /v1/messages/batches"
+    emu.add_fault(kind="429", route="GET *", calls=(1,))
+    emu.add_fault(kind="drop_after", route=route, calls=(1,))
+    job = pd.DataFrame({"body": ["a", "b"]}).llmbatch.complete(text="body", provider=config)
+    job.wait(poll_interval=0, progress=False)
+    texts = [repr(job), str(job.status()), repr(config), str(vars(config)), repr(job.provider)]
+    with pytest.raises(llmbatch.ConfigError) as info:
+        llmbatch.load(job.path).cleanup()  # the values are not on disk
+    # httpx's own INFO line shows each URL, query string included: only it may show the query
+    ours = [r.getMessage() for r in caplog.records if r.name != "httpx"]
+    texts += [str(info.value), *ours, caplog.text.replace(query, "")]
+    for text in texts:
+        assert SENTINEL not in text
+    assert SENTINEL.encode() not in _everything_on_disk(job.path.parent)
+    assert SENTINEL.encode() not in pickle.dumps(config)

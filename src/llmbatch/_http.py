@@ -55,6 +55,7 @@ T = TypeVar("T")
 
 RETRY_COUNT_HEADER = "x-llmbatch-retry-count"
 _SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "proxy-authorization")
+_SECRET_WORDS = ("auth", "key", "token", "secret", "password", "signature", "cookie", "credential")
 _REDACTED = b"<redacted>"
 _CHUNK = 1 << 20
 
@@ -89,7 +90,9 @@ class HTTPClient:
         base_url: e.g. ``https://api.openai.com/v1``; request paths are appended to it.
         headers: sent on every request (auth included; they live only inside httpx).
         retry: the retry policy.
-        timeout: read/write/pool timeout of one attempt, seconds.
+        params: query parameters added to every request's URL (a provider's default query).
+        timeout: read/write/pool timeout of one attempt, seconds, or an ``httpx.Timeout``
+            (then ``connect_timeout`` is unused).
         connect_timeout: connect timeout of one attempt, seconds.
         error_parser: turns ``(status, headers, body)`` into the provider's typed error.
         transport: an httpx transport to use instead of the network (tests, emulator).
@@ -104,8 +107,9 @@ class HTTPClient:
         *,
         base_url: str,
         headers: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
         retry: RetryPolicy,
-        timeout: float = 600.0,
+        timeout: float | httpx.Timeout = 600.0,
         connect_timeout: float = 10.0,
         error_parser: ErrorParser,
         transport: httpx.BaseTransport | None = None,
@@ -116,12 +120,15 @@ class HTTPClient:
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._parse_error = error_parser
-        self._secrets = _secret_values(headers)
+        self._secrets = _secret_values(headers) + _secret_values(params or {})
         self._stats = RetryStats()
         self._count = threading.Lock()  # sync mode sends from several threads at once
+        sent = httpx.Headers({"user-agent": user_agent or f"llmbatch/{__version__}"})
+        sent.update(headers)  # names without case: a caller's User-Agent replaces ours
         self._client = httpx.Client(
             base_url=base_url,
-            headers={"user-agent": user_agent or f"llmbatch/{__version__}", **headers},
+            headers=sent,
+            params=params,
             transport=transport,
             follow_redirects=False,
         )
@@ -348,11 +355,15 @@ class HTTPClient:
         return Recovered(found)
 
     def _attempt_timeout(self, start: float) -> httpx.Timeout:
-        read, connect = self._timeout, self._connect_timeout
-        if self.retry.deadline is not None:
-            remaining = max(self.retry.deadline - (time.monotonic() - start), 0.001)
-            read, connect = min(read, remaining), min(connect, remaining)
-        return httpx.Timeout(read, connect=connect)
+        given = self._timeout
+        if not isinstance(given, httpx.Timeout):
+            given = httpx.Timeout(given, connect=self._connect_timeout)
+        if self.retry.deadline is None:
+            return given
+        left = max(self.retry.deadline - (time.monotonic() - start), 0.001)
+        parts = (given.connect, given.read, given.write, given.pool)
+        connect, read, write, pool = (left if p is None else min(p, left) for p in parts)
+        return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
 
     def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
         body = response.content
@@ -367,10 +378,12 @@ class HTTPClient:
 
 
 def _secret_values(headers: Mapping[str, str]) -> list[bytes]:
-    """The credential values among ``headers``, to scrub from echoed error bodies."""
+    """The credential values among ``headers`` (or query parameters), to scrub from echoed
+    error bodies: those of auth headers and of any name that looks like a credential."""
     found: list[bytes] = []
     for name, value in headers.items():
-        if name.lower() in _SECRET_HEADERS and value:
+        lowered = name.lower()
+        if value and (lowered in _SECRET_HEADERS or any(w in lowered for w in _SECRET_WORDS)):
             token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
             if len(token) >= 8:
                 found.append(token.encode())

@@ -51,15 +51,19 @@ def test_state_counts_files_batches_and_calls(
 
 
 def test_request_log(emu: Emulator, control: httpx.Client, http: httpx.Client) -> None:
-    http.get("/v1/batches/batch_nope")
+    http.get("/v1/batches/batch_nope", params={"api-version": "v1"}, headers={"X-Trace": "t1"})
     [entry] = control.get("/requests").json()["requests"]
+    headers = entry.pop("headers")
+    assert headers["x-trace"] == "t1" and "authorization" in headers
     assert entry == {
         "method": "GET",
         "path": "/v1/batches/batch_nope",
         "route": "GET /v1/batches/{batch_id}",
         "status": 404,
         "fault": None,
+        "query": {"api-version": "v1"},
     }
+    entry["headers"] = headers
     assert emu.request_log == [entry]
 
 

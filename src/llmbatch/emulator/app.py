@@ -106,7 +106,9 @@ class EmulatorApp:
         route, params = self.api.match(method, path)
         provider = "anthropic" if path.startswith(ANTHROPIC_PREFIX) else "openai"
         key = route.key if route is not None else f"{method} {path}"
-        entry = self.backend.record_call(key, method, path)
+        entry = self.backend.record_call(
+            key, method, path, headers=dict(request.headers), query=dict(request.query_params)
+        )
         with self.backend.lock:
             rule = self.backend.faults.pick(method, path)
         entry["fault"] = rule.kind if rule is not None else None

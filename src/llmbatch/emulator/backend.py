@@ -93,14 +93,28 @@ class Backend:
         with self.lock:
             self.clock.advance(seconds)
 
-    def record_call(self, key: str, method: str, path: str) -> dict[str, Any]:
-        """Count one API call under its route key and log it; the entry is filled in later."""
+    def record_call(
+        self,
+        key: str,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Count one API call under its route key and log it; the entry is filled in later.
+
+        `headers` (names lowercased) and `query` are logged as sent, credentials included:
+        the emulator is a loopback test double, and tests check what reached it.
+        """
         entry: dict[str, Any] = {
             "method": method,
             "path": path,
             "route": key,
             "status": None,
             "fault": None,
+            "headers": {name.lower(): value for name, value in (headers or {}).items()},
+            "query": dict(query or {}),
         }
         with self.lock:
             self.calls[key] += 1

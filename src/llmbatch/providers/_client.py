@@ -110,6 +110,7 @@ class ProviderClient:
         self._http = HTTPClient(
             base_url=config.base_url,
             headers=config.headers(),
+            params=config.query(),
             retry=config.retry,
             timeout=config.timeout,
             error_parser=error_parser,

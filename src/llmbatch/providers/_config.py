@@ -4,6 +4,13 @@ A config holds where to send requests and how to authenticate, read from argumen
 then from the same environment variables the official SDKs read. The API key is kept in a
 private attribute wrapped so that it never shows in ``repr``, ``vars()``, equality, pickles or
 the job manifest (:meth:`to_manifest`); a reopened job reads it from the environment again.
+
+``default_headers`` and ``default_query`` (the official SDKs' options) may carry credentials
+too, so they get the same care: a job folder records their names only. A job reopened from its
+folder knows it needs them and refuses to send a request until it gets them again
+(``llmbatch.load(path, provider=...)``), rather than send requests a proxy or a deployment
+would route or bill differently.
+
 Each provider's own config class (``llmbatch.OpenAI``, ``llmbatch.Anthropic``) lives beside its
 client, in that provider's module.
 """
@@ -11,33 +18,16 @@ client, in that provider's module.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .._exceptions import ConfigError
 from .._retry import RetryPolicy
+from ._options import Timeout, check_headers, check_query, check_timeout, retry_policy
+from ._secrets import Secret, SecretMap
 
 __all__ = ["ProviderConfig"]
-
-
-class _Secret:
-    """A string that refuses to show itself (repr, str, pickling)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'<secret>'"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("an API key is never pickled; it is read from the environment again")
 
 
 def _clean_base_url(value: str, provider: str, env: str) -> str:
@@ -70,6 +60,11 @@ def _clean_base_url(value: str, provider: str, env: str) -> str:
     return url
 
 
+def _recorded(value: Any) -> list[str]:
+    """The names a job folder recorded (anything else there is ignored)."""
+    return [name for name in value if isinstance(name, str)] if isinstance(value, list) else []
+
+
 class ProviderConfig:
     """Shared behaviour of the provider configs (each provider subclasses it)."""
 
@@ -77,43 +72,130 @@ class ProviderConfig:
     DEFAULT_BASE_URL: ClassVar[str]
     KEY_ENV: ClassVar[str]
     BASE_URL_ENV: ClassVar[str]
+    # lowercase names of the headers that carry the credential: one in default_headers
+    # replaces it, and the key is then not sent at all
+    AUTH_HEADERS: ClassVar[tuple[str, ...]]
     _TITLE: ClassVar[str]
+    _KEY_ALSO: ClassVar[str] = ""  # other ways to give a credential, for the "no key" hint
 
     base_url: str
     retry: RetryPolicy
-    timeout: float
+    timeout: Timeout
 
     def _setup(
-        self, api_key: str | None, base_url: str | None, retry: RetryPolicy | None, timeout: float
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        *,
+        retry: RetryPolicy | None,
+        timeout: Any,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
     ) -> None:
-        if api_key is not None and not isinstance(api_key, str):
-            msg = f"{self._TITLE} api_key must be a string, got {type(api_key).__name__}"
-            raise ConfigError(msg + f"\nHint: pass api_key='...' or set {self.KEY_ENV}.")
-        self._api_key = _Secret(api_key) if api_key else None
+        self._api_key = self._secret("api_key", api_key)
         raw = base_url or os.environ.get(self.BASE_URL_ENV) or self.DEFAULT_BASE_URL
         self.base_url = _clean_base_url(raw, self._TITLE, self.BASE_URL_ENV)
-        self.retry = retry if retry is not None else RetryPolicy()
-        if not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        self.timeout = float(timeout)
+        self.retry = retry_policy(retry, max_retries)
+        self.timeout = check_timeout(timeout)
+        self._default_headers = SecretMap(check_headers(default_headers, self._TITLE))
+        self._default_query = SecretMap(check_query(default_query, self._TITLE))
 
-    def resolve_api_key(self) -> str:
-        """The key passed in, else the one in the environment.
+    def _secret(self, what: str, value: str | None) -> Secret | None:
+        if value is not None and not isinstance(value, str):
+            msg = f"{self._TITLE} {what} must be a string, got {type(value).__name__}"
+            raise ConfigError(msg + f"\nHint: pass {what}='...' or set {self.KEY_ENV}.")
+        return Secret(value) if value else None
+
+    def _expect(self, d: Mapping[str, Any]) -> None:
+        """Expect the header and query names a job folder recorded (values come again)."""
+        known = {name.lower() for name in self._default_headers.values()}  # names ignore case
+        headers = [n for n in _recorded(d.get("default_headers")) if n.lower() not in known]
+        query = _recorded(d.get("default_query"))
+        self._default_headers = SecretMap(self._default_headers.values(), headers)
+        self._default_query = SecretMap(self._default_query.values(), query)
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after a request's first attempt (``retry.max_retries``), as in the SDKs."""
+        return self.retry.max_retries
+
+    # -- what every request carries ------------------------------------------------------------
+
+    def headers(self) -> dict[str, str]:
+        """Every request's headers (resolves the credential).
+
+        ``default_headers`` come last and win over ours, names compared without case, as in
+        the official SDKs; one naming an auth header (:attr:`AUTH_HEADERS`) replaces the key.
 
         Raises:
-            ConfigError: no key anywhere (the message ends with a hint).
+            ConfigError: no credential, or header values a reopened job does not know.
         """
+        self._check_known()
+        given = self._default_headers.values()
+        overridden = {name.lower() for name in given}
+        auth = {} if self._auth_override() is not None else self._auth_header()
+        own = {**auth, **self._own_headers()}
+        return {**{k: v for k, v in own.items() if k.lower() not in overridden}, **given}
+
+    def query(self) -> dict[str, str]:
+        """Query parameters added to every request's URL (``default_query``)."""
+        self._check_known()
+        return self._default_query.values()
+
+    def _auth_header(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _own_headers(self) -> dict[str, str]:
+        return {}
+
+    def _check_known(self) -> None:
+        given = (("default_headers", self._default_headers), ("default_query", self._default_query))
+        for what, names in given:
+            missing = names.missing()
+            if missing:
+                cls = type(self).__name__
+                msg = (
+                    f"this {self._TITLE} provider needs {what} {missing}, whose values are never "
+                    "written to a job folder (they may hold credentials)\nHint: pass the "
+                    f"provider again, e.g. llmbatch.load(path, provider=llmbatch.{cls}("
+                    f"{what}={{...}}))."
+                )
+                raise ConfigError(msg)
+
+    # -- the credential ------------------------------------------------------------------------
+
+    def resolve_api_key(self) -> str:
+        """The credential requests will carry: the key passed in, else the one in the env.
+
+        A ``default_headers`` auth header (:attr:`AUTH_HEADERS`) stands in for a missing key.
+
+        Raises:
+            ConfigError: no credential anywhere (the message ends with a hint).
+        """
+        return self._credential()[1]
+
+    def _credential(self) -> tuple[str, str]:
+        """``(kind, value)``: kind ``"key"``, ``"token"`` (Anthropic) or ``"header"``."""
         if self._api_key is not None:
-            return self._api_key.get()
+            return "key", self._api_key.get()
         key = os.environ.get(self.KEY_ENV, "").strip()
         if key:
-            return key
+            return "key", key
+        stand_in = self._auth_override()
+        if stand_in is not None:
+            return "header", stand_in
         cls = type(self).__name__
         msg = (
-            f"no {self._TITLE} API key: none was passed and {self.KEY_ENV} is not set\n"
-            f"Hint: pass llmbatch.{cls}(api_key=...) or set {self.KEY_ENV}."
+            f"no {self._TITLE} API key: none was passed and {self.KEY_ENV} is not set"
+            f"{self._KEY_ALSO}\nHint: pass llmbatch.{cls}(api_key=...) or set {self.KEY_ENV}."
         )
         raise ConfigError(msg)
+
+    def _auth_override(self) -> str | None:
+        """The value of a ``default_headers`` auth header, if one is given."""
+        found = (self._default_headers.get(name) for name in self.AUTH_HEADERS)
+        return next((value for value in found if value), None)
 
     def _key_source(self) -> str:
         if self._api_key is not None:
@@ -122,9 +204,22 @@ class ProviderConfig:
             return f"<from {self.KEY_ENV}>"
         return "<missing>"
 
+    def _shown_options(self) -> str:
+        """``, default_headers=[names]`` etc. for a repr: names only, never a value."""
+        shown = [("default_headers", self._default_headers), ("default_query", self._default_query)]
+        return "".join(f", {what}={names.names}" for what, names in shown if names)
+
+    # -- the job folder, equality, copies ------------------------------------------------------
+
     def to_manifest(self) -> dict[str, Any]:
-        """What a job folder records about the provider: never the key."""
-        return {"name": self.name, "base_url": self.base_url}
+        """What a job folder records about the provider: never the key, never a header or
+        query value (only their names, so a reopened job knows it needs them)."""
+        recorded: dict[str, Any] = {"name": self.name, "base_url": self.base_url}
+        if self._default_headers:
+            recorded["default_headers"] = self._default_headers.names
+        if self._default_query:
+            recorded["default_query"] = self._default_query.names
+        return recorded
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -132,11 +227,12 @@ class ProviderConfig:
         return self.to_manifest() == other.to_manifest()
 
     def __hash__(self) -> int:
-        return hash(tuple(sorted(self.to_manifest().items())))
+        return hash(repr(sorted(self.to_manifest().items())))
 
     def __getstate__(self) -> dict[str, Any]:
+        # header and query values drop themselves (SecretMap pickles names only)
         state = dict(self.__dict__)
-        state["_api_key"] = None
+        state.update({name: None for name in state if isinstance(state[name], Secret)})
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -9,14 +9,23 @@ wait out the brief 404 the API can give right after a create or an end (``NOT_FO
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import httpx
 
-from .._exceptions import APIStatusError, InputError, JobNotReady, NotFoundError, ProviderError
+from .._exceptions import (
+    APIStatusError,
+    ConfigError,
+    InputError,
+    JobNotReady,
+    NotFoundError,
+    ProviderError,
+)
 from .._retry import RetryPolicy, sleep
 from ._client import ErrorFormat, ProviderClient, pages, params
 from ._config import ProviderConfig
@@ -38,11 +47,24 @@ class Anthropic(ProviderConfig):
     """Anthropic's Message Batches API.
 
     Args:
-        api_key: defaults to ``ANTHROPIC_API_KEY``.
+        api_key: defaults to ``ANTHROPIC_API_KEY``; sent as ``x-api-key``.
         base_url: defaults to ``ANTHROPIC_BASE_URL``, then ``https://api.anthropic.com``
             (no ``/v1``: the paths carry it, as in the official SDK).
-        retry: the retry policy (default :class:`llmbatch.RetryPolicy()`).
-        timeout: seconds per HTTP attempt.
+        auth_token: a bearer token instead of a key, sent as ``Authorization: Bearer``;
+            defaults to ``ANTHROPIC_AUTH_TOKEN``. As in the SDK, pass at most one of
+            ``api_key`` and ``auth_token``; a credential passed in leaves both environment
+            variables unread, and with both variables set the key is used (and a warning
+            logged).
+        retry: the retry policy (default :class:`llmbatch.RetryPolicy()`: 6 retries).
+        timeout: seconds per HTTP attempt (connect: 10 s), or an ``httpx.Timeout``.
+        max_retries: as in the ``anthropic`` SDK: ``RetryPolicy(max_retries=...)``.
+        default_headers: sent on every request, after ours (they win, as in the SDK; an
+            ``x-api-key`` or ``Authorization`` one replaces the credential). Headers in
+            ``ANTHROPIC_CUSTOM_HEADERS`` (``Name: value`` lines, as the SDK reads them) come
+            first. Only their names are written to a job folder.
+        default_query: added to every request's query string. Only their names are written
+            to a job folder. Their values are part of each URL, which httpx logs at INFO:
+            keep credentials in headers.
 
     Example:
         >>> llmbatch.Anthropic(api_key="sk-ant-...")  # doctest: +SKIP
@@ -52,8 +74,12 @@ class Anthropic(ProviderConfig):
     name: ClassVar[str] = "anthropic"
     DEFAULT_BASE_URL: ClassVar[str] = "https://api.anthropic.com"
     KEY_ENV: ClassVar[str] = "ANTHROPIC_API_KEY"
+    TOKEN_ENV: ClassVar[str] = "ANTHROPIC_AUTH_TOKEN"
+    HEADERS_ENV: ClassVar[str] = "ANTHROPIC_CUSTOM_HEADERS"
     BASE_URL_ENV: ClassVar[str] = "ANTHROPIC_BASE_URL"
+    AUTH_HEADERS: ClassVar[tuple[str, ...]] = ("x-api-key", "authorization")
     _TITLE: ClassVar[str] = "Anthropic"
+    _KEY_ALSO: ClassVar[str] = " (nor is ANTHROPIC_AUTH_TOKEN, and no auth_token= was passed)"
     # The anthropic-version this client was built and tested for, sent on every request. Pinned
     # on purpose: a newer version changes what the API accepts (2026-10-21 refuses temperature,
     # top_p and top_k on newer models); move it only together with the request bodies.
@@ -64,30 +90,101 @@ class Anthropic(ProviderConfig):
         api_key: str | None = None,
         base_url: str | None = None,
         *,
+        auth_token: str | None = None,
         retry: RetryPolicy | None = None,
-        timeout: float = 600.0,
+        timeout: float | httpx.Timeout = 600.0,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
     ) -> None:
-        self._setup(api_key, base_url, retry, timeout)
+        if api_key is not None and auth_token is not None:
+            msg = "pass at most one of api_key= and auth_token=, as in the anthropic SDK"
+            raise ConfigError(msg + "\nHint: auth_token= is a bearer token used instead of a key.")
+        self._setup(
+            api_key,
+            base_url,
+            retry=retry,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=_with_env_headers(default_headers),
+            default_query=default_query,
+        )
+        self._auth_token = self._secret("auth_token", auth_token)
 
     @classmethod
     def from_manifest(cls, d: Mapping[str, Any]) -> Anthropic:
-        """The config a job folder recorded (:meth:`to_manifest`); the key comes from the env."""
-        return cls(base_url=d.get("base_url"))
+        """The config a job folder recorded (:meth:`to_manifest`); the key comes from the env.
+
+        Header and query values are not recorded: a job made with them needs its provider
+        passed again (or, for headers, ``ANTHROPIC_CUSTOM_HEADERS``) before it can send.
+        """
+        config = cls(base_url=d.get("base_url"))
+        config._expect(d)
+        return config
 
     def __repr__(self) -> str:
-        return f"Anthropic(base_url={self.base_url!r}, api_key={self._key_source()})"
+        shown = self._shown_options()
+        return f"Anthropic(base_url={self.base_url!r}, {self._credential_source()}{shown})"
 
-    def headers(self) -> dict[str, str]:
-        """The auth and version headers of every request (resolves the key)."""
-        return {
-            "x-api-key": self.resolve_api_key(),
-            "anthropic-version": self.API_VERSION,
-            "content-type": "application/json",
-        }
+    def _credential_source(self) -> str:
+        if self._auth_token is not None:
+            return "auth_token=<set>"
+        token = os.environ.get(self.TOKEN_ENV, "").strip()
+        if self._key_source() == "<missing>" and token:
+            return f"auth_token=<from {self.TOKEN_ENV}>"
+        return f"api_key={self._key_source()}"
+
+    def _credential(self) -> tuple[str, str]:
+        """The SDK's order: an argument, then ``ANTHROPIC_API_KEY``, then the token's env."""
+        if self._auth_token is not None:
+            return "token", self._auth_token.get()
+        token = os.environ.get(self.TOKEN_ENV, "").strip()
+        if self._api_key is None and token:
+            if not os.environ.get(self.KEY_ENV, "").strip():
+                return "token", token
+            _warn_key_shadows_token()
+        return super()._credential()
+
+    def _auth_header(self) -> dict[str, str]:
+        kind, value = self._credential()
+        spelt = {"key": "x-api-key", "token": "Authorization", "header": ""}[kind]
+        if not spelt:
+            return {}  # a default header carries the credential
+        return {spelt: f"Bearer {value}" if kind == "token" else value}
+
+    def _own_headers(self) -> dict[str, str]:
+        return {"anthropic-version": self.API_VERSION, "content-type": "application/json"}
 
     def client(self, *, transport: httpx.BaseTransport | None = None) -> AnthropicClient:
         """A connected :class:`AnthropicClient` (close it, or use it as a context manager)."""
         return AnthropicClient(self, transport=transport)
+
+
+def custom_headers_env() -> dict[str, str]:
+    """The headers in ``ANTHROPIC_CUSTOM_HEADERS``: ``Name: value`` lines, as the SDK reads it."""
+    parsed: dict[str, str] = {}
+    for line in os.environ.get(Anthropic.HEADERS_ENV, "").split("\n"):
+        name, colon, value = line.partition(":")
+        if colon and name.strip():
+            parsed[name.strip()] = value.strip()
+    return parsed
+
+
+def _with_env_headers(given: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """``ANTHROPIC_CUSTOM_HEADERS`` under the headers given (which win, names without case)."""
+    from_env = custom_headers_env()
+    if given is None:
+        return from_env
+    if not from_env or not isinstance(given, Mapping):
+        return given  # a wrong type is refused, by name, when checked
+    names = {str(name).lower() for name in given}
+    return {**{k: v for k, v in from_env.items() if k.lower() not in names}, **given}
+
+
+@functools.cache
+def _warn_key_shadows_token() -> None:
+    """Once per process, like the SDK: both variables are set and the key wins."""
+    log.warning("llmbatch: ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are both set; using the key")
 
 
 def parse_anthropic_error(status: int, headers: httpx.Headers, body: bytes) -> APIStatusError:

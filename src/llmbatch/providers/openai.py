@@ -32,12 +32,19 @@ class OpenAI(ProviderConfig):
     """OpenAI, or any server speaking its Files + Batches API.
 
     Args:
-        api_key: defaults to ``OPENAI_API_KEY``.
+        api_key: defaults to ``OPENAI_API_KEY``; sent as ``Authorization: Bearer``.
         base_url: defaults to ``OPENAI_BASE_URL``, then ``https://api.openai.com/v1``.
         organization: ``OpenAI-Organization`` header; defaults to ``OPENAI_ORG_ID``.
         project: ``OpenAI-Project`` header; defaults to ``OPENAI_PROJECT_ID``.
-        retry: the retry policy (default :class:`llmbatch.RetryPolicy()`).
-        timeout: seconds per HTTP attempt.
+        retry: the retry policy (default :class:`llmbatch.RetryPolicy()`: 6 retries).
+        timeout: seconds per HTTP attempt (connect: 10 s), or an ``httpx.Timeout``.
+        max_retries: as in the ``openai`` SDK: ``RetryPolicy(max_retries=...)``.
+        default_headers: sent on every request, after ours (they win, as in the SDK; an
+            ``Authorization`` or ``api-key`` one replaces the key). Only their names are
+            written to a job folder.
+        default_query: added to every request's query string (e.g. ``api-version``). Only
+            their names are written to a job folder. Their values are part of each URL, which
+            httpx logs at INFO: keep credentials in headers.
 
     Example:
         >>> llmbatch.OpenAI(base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
@@ -48,6 +55,7 @@ class OpenAI(ProviderConfig):
     DEFAULT_BASE_URL: ClassVar[str] = "https://api.openai.com/v1"
     KEY_ENV: ClassVar[str] = "OPENAI_API_KEY"
     BASE_URL_ENV: ClassVar[str] = "OPENAI_BASE_URL"
+    AUTH_HEADERS: ClassVar[tuple[str, ...]] = ("authorization", "api-key")
     _TITLE: ClassVar[str] = "OpenAI"
 
     def __init__(
@@ -58,25 +66,45 @@ class OpenAI(ProviderConfig):
         project: str | None = None,
         *,
         retry: RetryPolicy | None = None,
-        timeout: float = 600.0,
+        timeout: float | httpx.Timeout = 600.0,
+        max_retries: int | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
     ) -> None:
-        self._setup(api_key, base_url, retry, timeout)
+        self._setup(
+            api_key,
+            base_url,
+            retry=retry,
+            timeout=timeout,
+            max_retries=max_retries,
+            default_headers=default_headers,
+            default_query=default_query,
+        )
         self.organization = organization or os.environ.get("OPENAI_ORG_ID") or None
         self.project = project or os.environ.get("OPENAI_PROJECT_ID") or None
 
     @classmethod
     def from_manifest(cls, d: Mapping[str, Any]) -> OpenAI:
-        """The config a job folder recorded (:meth:`to_manifest`); the key comes from the env."""
-        return cls(
+        """The config a job folder recorded (:meth:`to_manifest`); the key comes from the env.
+
+        Header and query values are not recorded: a job made with them needs its provider
+        passed again before it can send a request.
+        """
+        config = cls(
             base_url=d.get("base_url"), organization=d.get("organization"), project=d.get("project")
         )
+        config._expect(d)
+        return config
 
     def __repr__(self) -> str:
-        return f"OpenAI(base_url={self.base_url!r}, api_key={self._key_source()})"
+        shown = self._shown_options()
+        return f"OpenAI(base_url={self.base_url!r}, api_key={self._key_source()}{shown})"
 
-    def headers(self) -> dict[str, str]:
-        """The auth headers of every request (resolves the key)."""
-        headers = {"Authorization": f"Bearer {self.resolve_api_key()}"}
+    def _auth_header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.resolve_api_key()}"}
+
+    def _own_headers(self) -> dict[str, str]:
+        headers = {}
         if self.organization:
             headers["OpenAI-Organization"] = self.organization
         if self.project:
@@ -88,7 +116,8 @@ class OpenAI(ProviderConfig):
         return OpenAIClient(self, transport=transport)
 
     def to_manifest(self) -> dict[str, Any]:
-        """``{"name", "base_url", "organization", "project"}``: never the key."""
+        """``{"name", "base_url", "organization", "project"}`` (and header and query names):
+        never the key, never a header or query value."""
         return {**super().to_manifest(), "organization": self.organization, "project": self.project}
 
 
