@@ -1,5 +1,5 @@
 """Bad input: a clear error before any network call (the emulator sees no request), naming the
-culprit. Each case is listed in the README's troubleshooting section."""
+culprit. Each case is listed in docs/troubleshooting.md."""
 
 from __future__ import annotations
 

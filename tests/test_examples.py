@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -33,3 +35,37 @@ def test_develop_then_scale_keeps_the_columns_from_sync_to_batch(tmp_path: Path)
     out = run_example("develop_then_scale.py", tmp_path)
     assert "600 rows labelled; same columns as the sync tries: True" in out
     assert "rows with errors: 0" in out
+
+
+NOTEBOOK = EXAMPLES / "classify.ipynb"
+
+
+def test_the_notebook_is_committed_without_outputs() -> None:
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code, "the notebook has no code cells"
+    assert all(not cell.outputs and cell.execution_count is None for cell in code)
+
+
+def test_the_notebook_runs_offline_and_shows_the_status_labels_and_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Executed as a user would, in a kernel of its own, against the emulator it starts."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("LLMBATCH_HOME", str(tmp_path))
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    html = [
+        out["data"]["text/html"]
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "text/html" in out.get("data", {})
+    ]
+    assert any("<table" in h and "ended" in h for h in html)  # the job's status, at the end
+    text = "".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", []))
+    assert "rows with errors: 0 of 60" in text
+    assert "answers:" in text and "cost" in text  # job.usage()
