@@ -16,7 +16,7 @@ from llmbatch._schema_common import (
     resolve_ref,
 )
 
-__all__ = ["Column", "columns", "flatten_row", "json_text"]
+__all__ = ["Column", "column_values", "columns", "flatten_row", "json_text"]
 
 Dtype = Literal["string", "float", "int", "bool", "list", "json"]
 
@@ -193,20 +193,19 @@ def flatten_row(obj: object, cols: list[Column]) -> dict[str, object]:
         >>> flatten_row({"a": {"b": 1}, "c": {"k": [1]}}, cols)
         {'a.b': 1.0, 'c': '{"k":[1]}'}
     """
-    out: dict[str, object] = {}
-    top = obj if isinstance(obj, dict) else {}
-    for col in cols:
-        path = col.path
-        value: Any = top.get(path[0])  # most schemas are flat: one key, one dict lookup
-        for key in path[1:]:
-            value = value.get(key) if isinstance(value, dict) else None
-        if value is None:
-            out[col.name] = None
-        elif type(value) is str and col.dtype == "string":
-            out[col.name] = value  # the common case, as `_cell` would return it
-        else:
-            out[col.name] = _cell(value, col.dtype)
-    return out
+    return {col.name: column_values([obj], col)[0] for col in cols}
+
+
+def column_values(objs: list[object], col: Column) -> list[object]:
+    """One column of many answers (`flatten_row`'s values, a column at a time: the columnar
+    form collect() uses; most schemas are flat, so most columns are one lookup a row)."""
+    values: list[Any] = [o.get(col.path[0]) if isinstance(o, dict) else None for o in objs]
+    for key in col.path[1:]:
+        values = [v.get(key) if isinstance(v, dict) else None for v in values]
+    dtype = col.dtype
+    if dtype == "string":  # the common case: a string kept as is
+        return [v if v is None or type(v) is str else _cell(v, dtype) for v in values]
+    return [None if v is None else _cell(v, dtype) for v in values]
 
 
 def _cell(value: Any, dtype: Dtype) -> Any:

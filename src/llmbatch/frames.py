@@ -283,12 +283,20 @@ def _json_text(value: Any) -> Any:
 
 def _pandas_from_arrow(table: pa.Table) -> Any:
     """A pandas frame of `table`: int64 as `Int64` and bool as `boolean` (nulls stay nulls,
-    not NaN floats or objects); a bool column without nulls stays a plain numpy bool."""
+    not NaN floats or objects); a bool column without nulls stays a plain numpy bool; a list
+    column (embeddings) stays Arrow (`pd.ArrowDtype`), not an object column holding a numpy
+    array a row (at 200,000 vectors of 256 that doubled collect()'s memory)."""
     import pandas as pd
     import pyarrow as pa
 
     mapper = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    native = table.to_pandas(types_mapper=mapper.get)
+
+    def dtype(kind: pa.DataType) -> Any:
+        if pa.types.is_list(kind) or pa.types.is_fixed_size_list(kind):
+            return pd.ArrowDtype(kind)
+        return mapper.get(kind)
+
+    native = table.to_pandas(types_mapper=dtype)
     plain = [
         name
         for name, column in zip(table.column_names, table.columns, strict=True)

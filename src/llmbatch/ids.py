@@ -10,7 +10,7 @@ any frame that has the id column.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from llmbatch._exceptions import InputError
@@ -41,30 +41,44 @@ def wire_id(tag: str, row: int) -> str:
 def row_of(custom_id: str, tag: str) -> int | None:
     """The row position a wire custom_id stands for, or None if it is not one of this job's."""
     prefix, _, row = custom_id.rpartition("-")
-    if prefix != tag or not row.isdigit():
+    if prefix != tag or not (row.isascii() and row.isdigit()):  # never '²' or '٣'
         return None
     return int(row)
 
 
+def _unhashable(value: Any) -> bool:
+    """Whether `value` cannot be a set member (a list; also a tuple holding one)."""
+    try:
+        hash(value)
+    except TypeError:
+        return True
+    return False
+
+
 def check_ids(values: list[Any], column: str) -> None:
     """Raise InputError naming the rows whose ids are null, unhashable or duplicated."""
+    try:  # one set answers the common case (hashable, no nulls, unique) in one pass
+        unique: set[Any] | None = set(values)
+    except TypeError:
+        unique = None
     # is_missing, inlined: one function call per row is measurable at a million rows
-    nulls = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
-    if nulls:
-        msg = (
-            f"id column {column!r} has {len(nulls)} null value(s), at rows {shown(nulls)}\n"
-            "Hint: every row needs an id; drop those rows or fill the ids."
-        )
-        raise InputError(msg)
-    bad = [i for i, v in enumerate(values) if not isinstance(v, Hashable)]
-    if bad:
+    if unique is None or None in unique or any(isinstance(v, float) and v != v for v in unique):
+        nulls = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+        if nulls:
+            msg = (
+                f"id column {column!r} has {len(nulls)} null value(s), at rows {shown(nulls)}\n"
+                "Hint: every row needs an id; drop those rows or fill the ids."
+            )
+            raise InputError(msg)
+    if unique is None:
+        bad = [i for i, v in enumerate(values) if _unhashable(v)]
         kinds = sorted({type(values[i]).__name__ for i in bad})
         msg = (
             f"id column {column!r} holds unhashable values ({', '.join(kinds)}) at rows "
             f"{shown(bad)}\nHint: ids must be scalars such as ints or strings."
         )
         raise InputError(msg)
-    if len(set(values)) == len(values):
+    if len(unique) == len(values):
         return
     dupes = [v for v, n in Counter(values).items() if n > 1]
     dupe_set = set(dupes)

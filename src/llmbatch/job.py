@@ -344,9 +344,11 @@ class BatchHandle:
         bounded memory (`WINDOW` rows at a time, in row order), and returns its path: for jobs
         whose answers do not fit in memory (read it back with `pl.scan_parquet`).
         """
-        st = self.status(refresh=False)
-        if not st.done and not partial:
-            raise JobNotReady(f"job {self.name} has not ended yet\n{st}\nHint: call wait().", st)
+        if not partial:  # the states only: pricing the job is status()'s, not collect()'s
+            st = JobStatus.of(self.name, self._config.name, self.n_rows, self._m.shards)
+            if not st.done:
+                msg = f"job {self.name} has not ended yet\n{st}\nHint: call wait()."
+                raise JobNotReady(msg, st)
         self._index_answers()
         if to is not None:
             if frame is not None:

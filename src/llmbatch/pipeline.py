@@ -108,8 +108,10 @@ class Rows:
     texts: Sequence[Any]  # a list, or `staged.SlicedTexts` (a slice in memory at a time)
     skipped: list[int]
 
-    def sent(self) -> list[int]:
-        """The positions of the rows that are sent, in order."""
+    def sent(self) -> Sequence[int]:
+        """The positions of the rows that are sent, in order (a range when all are)."""
+        if not self.skipped:
+            return range(len(self.texts))
         skip = set(self.skipped)
         return [i for i in range(len(self.texts)) if i not in skip]
 
@@ -371,16 +373,21 @@ def is_utf8(text: str) -> bool:
     return True
 
 
+def _not_text(value: Any) -> bool:
+    return not isinstance(value, str) and not is_missing(value)
+
+
 def check_texts(texts: list[Any], where: str, skip_empty: bool, offset: int = 0) -> list[int]:
     """Refuse non-string / null / empty texts naming rows; with skip_empty, return those rows
     (`offset`: the frame row of the first text, when `texts` is a slice)."""
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) and not is_missing(t)]
+    bad = [i for i, t in enumerate(texts) if type(t) is not str and _not_text(t)]
     if bad:
         kinds = sorted({type(texts[i]).__name__ for i in bad})
         at = shown([i + offset for i in bad])
         msg = f"{where} holds non-string values ({', '.join(kinds)}) at rows {at}"
         raise InputError(msg + "\nHint: convert the column to strings first.")
-    empty = [i + offset for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    # `isspace()` allocates nothing (`strip()` copies every text); "" is not space
+    empty = [i + offset for i, t in enumerate(texts) if not t or type(t) is not str or t.isspace()]
     if empty and not skip_empty:
         msg = f"{where} has {len(empty)} null or empty text(s) at rows {shown(empty)}"
         raise InputError(msg + "\nHint: drop them, or pass skip_empty=True to mark them as errors.")

@@ -22,12 +22,16 @@ from llmbatch.manifest import Shard
 from llmbatch.tasks import body_template
 
 __all__ = [
+    "CHUNK",
     "Limits",
     "PreparedShard",
     "ranges",
     "unranges",
     "write_shards",
 ]
+
+
+CHUNK = 8192  # rows a list comprehension makes at a time in the hot loops
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,34 @@ class Limits:
 
 @dataclass
 class PreparedShard:
+    """A shard file written: its rows as [start, stop) runs (compact at millions of rows)."""
+
     index: int
     path: Path
-    rows: list[int] = field(default_factory=list)
+    runs: list[list[int]] = field(default_factory=list)
+    n: int = 0
     bytes: int = 0
     sha256: str = ""
+
+    @property
+    def rows(self) -> list[int]:
+        return list(unranges(self.runs))
+
+    def add(self, rows: Sequence[int]) -> None:
+        """Append rows (in increasing order) to the shard's runs."""
+        runs = self.runs
+        if isinstance(rows, range) and rows.step == 1 and rows:
+            if runs and runs[-1][1] == rows.start:
+                runs[-1][1] = rows.stop
+            else:
+                runs.append([rows.start, rows.stop])
+        else:
+            for r in rows:
+                if runs and runs[-1][1] == r:
+                    runs[-1][1] = r + 1
+                else:
+                    runs.append([r, r + 1])
+        self.n += len(rows)
 
     def to_shard(self, attempt: int, root: Path) -> Shard:
         """The shard's manifest entry: written locally, not yet sent."""
@@ -67,8 +94,8 @@ class PreparedShard:
             index=self.index,
             attempt=attempt,
             path=str(self.path.relative_to(root)),
-            rows=ranges(self.rows),
-            n=len(self.rows),
+            rows=[list(run) for run in self.runs],
+            n=self.n,
             bytes=self.bytes,
             sha256=self.sha256,
         )
@@ -103,21 +130,63 @@ def write_shards(
 ) -> list[PreparedShard]:
     """Stream the request lines of `rows` into shard files cut at the provider's limits.
 
-    The bodies are `pipeline.request_bodies`'s, inlined: this loop is the hot path of prepare.
+    The hot path of prepare: a chunk of rows at a time, each line one `orjson.dumps` of its
+    text and one bytes format (`line_template`); the bodies are `pipeline.request_bodies`'s.
     (The job's identity is digested beforehand, over every row, by `reuse.digest_rows`.)
     """
     prefix, suffix = body_template(spec)
+    template = line_template(line, tag, prefix, suffix)
+    dumps = orjson.dumps
     out = _ShardFiles(limits, shard_path, first_index)
     progress = tqdm(total=len(rows), desc="preparing", unit="rows", delay=1.0, leave=False)
     try:
-        for row in rows:
-            body = prefix + orjson.dumps(texts[row]) + suffix
-            out.write(row, line(wire_id(tag, row), body))
-            progress.update(1)
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            if template is not None:
+                lines = [template % (r, dumps(texts[r])) for r in chunk]
+            else:
+                lines = [line(wire_id(tag, r), prefix + dumps(texts[r]) + suffix) for r in chunk]
+            out.write_many(chunk, lines)
+            progress.update(len(chunk))
     finally:
         progress.close()
         out.close()
     return out.shards
+
+
+def line_template(
+    line: Callable[[str, bytes], bytes], tag: str, prefix: bytes, suffix: bytes
+) -> bytes | None:
+    """A bytes format `template % (row, dumped_text)` giving exactly `line(wire_id(tag, row),
+    prefix + dumped_text + suffix)`, or None when that cannot be guaranteed.
+
+    A wire id (hex tag, "-", digits) never needs JSON escaping, so the line is the provider's
+    own bytes around two slots; the template is checked against `line` itself before use.
+    """
+    id_mark, body_mark = "\x00id-slot\x00", b"\x00"  # neither occurs in a dumped line
+    probe = line(id_mark, body_mark)
+    quoted = orjson.dumps(id_mark)
+    if probe.count(quoted) != 1 or probe.count(body_mark) != 1 or not _plain(tag):
+        return None
+    head, rest = probe.split(quoted)
+    mid, tail = rest.split(body_mark)
+    esc = _percent_escaped
+    template = (
+        esc(head) + b'"' + esc(tag.encode()) + b'-%d"' + esc(mid + prefix) + b"%s"
+        + esc(suffix + tail)
+    )  # fmt: skip
+    sample = orjson.dumps('a"b')
+    if template % (12, sample) != line(wire_id(tag, 12), prefix + sample + suffix):
+        return None
+    return template
+
+
+def _plain(tag: str) -> bool:
+    return tag.isascii() and all(c.isalnum() or c in "_." for c in tag)
+
+
+def _percent_escaped(raw: bytes) -> bytes:
+    return raw.replace(b"%", b"%%")
 
 
 class _ShardFiles:
@@ -147,8 +216,39 @@ class _ShardFiles:
         self._fh.write(data)
         self._digest.update(data)  # the file's exact bytes, checked before upload
         current = self.shards[-1]
-        current.rows.append(row)
+        current.add([row])
         current.bytes += size
+
+    def write_many(self, rows: Sequence[int], lines: list[bytes]) -> None:
+        """Append request lines (without newlines) for `rows`, a run of lines per shard."""
+        limits, i, n = self.limits, 0, len(lines)
+        while i < n:
+            if self._fh is None or _full(
+                self.shards[-1], len(lines[i]) + limits.line_overhead, limits
+            ):
+                self.write(rows[i], lines[i])
+                i += 1
+                continue
+            current = self.shards[-1]
+            room = min(limits.max_requests, limits.max_embedding_inputs or limits.max_requests)
+            stop, used = min(n, i + room - current.n), current.bytes
+            j = i
+            while j < stop:
+                size = len(lines[j]) + limits.line_overhead
+                if used + size > limits.max_bytes:
+                    break
+                used += size
+                j += 1
+            if j == i:  # the next line opens a new shard (or is refused) through write()
+                self.write(rows[i], lines[i])
+                i += 1
+                continue
+            data = b"\n".join(lines[i:j]) + b"\n"
+            self._fh.write(data)
+            self._digest.update(data)  # the file's exact bytes, checked before upload
+            current.add(rows[i:j])
+            current.bytes = used
+            i = j
 
     def _next(self) -> None:
         self.close()
@@ -169,11 +269,8 @@ class _ShardFiles:
 
 
 def _full(shard: PreparedShard, size: int, limits: Limits) -> bool:
-    if len(shard.rows) + 1 > limits.max_requests:
+    if shard.n + 1 > limits.max_requests:
         return True
-    if (
-        limits.max_embedding_inputs is not None
-        and len(shard.rows) + 1 > limits.max_embedding_inputs
-    ):
+    if limits.max_embedding_inputs is not None and shard.n + 1 > limits.max_embedding_inputs:
         return True
     return shard.bytes + size > limits.max_bytes

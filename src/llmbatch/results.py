@@ -10,6 +10,7 @@ hides an earlier success.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from array import array
@@ -24,12 +25,14 @@ import pyarrow as pa
 from llmbatch import schema as schema_mod
 from llmbatch._exceptions import BatchFailedError
 from llmbatch._schema_columns import json_text
+from llmbatch._schema_validate import fast_check
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.tasks import Reply, TaskSpec, answer_schema
 from llmbatch.typed_columns import column, drop_rows, task_columns
 
 __all__ = [
     "ERROR_KINDS",
+    "READ_ERRORS",
     "RETRY_KINDS",
     "Outcome",
     "Outcomes",
@@ -61,6 +64,8 @@ ERROR_KINDS: tuple[str, ...] = (
 # what retry_failed() sends again by default: every failure (a row the provider lost without a
 # line, `missing`, too: nothing was paid for it)
 RETRY_KINDS: tuple[str, ...] = ERROR_KINDS
+# what reading a successful payload of an odd shape raises (that row's error, never the job's)
+READ_ERRORS = (KeyError, IndexError, TypeError, AttributeError, ValueError)
 USAGE_COLUMNS = (".stop_reason", ".input_tokens", ".output_tokens")
 CACHE_COLUMNS = (".cache_read_tokens", ".cache_write_tokens")
 
@@ -126,26 +131,54 @@ class Outcomes:
         return [i for i, o in enumerate(self.slots) if o is not None and o.kind in wanted]
 
 
-def _answer_values(spec: TaskSpec, reply: Reply, state: dict[str, Any]) -> tuple[Any, str | None]:
-    """The parsed answer of one reply, or (None, why it is no answer): whatever the reply's
-    shape, a row ends up with exactly one of the two."""
+def answer_reader(spec: TaskSpec) -> Callable[[Reply], tuple[Any, str | None]]:
+    """`spec`'s reading of one reply: its parsed answer, or (None, why it is no answer):
+    whatever the reply's shape, a row ends up with exactly one of the two."""
     if spec.kind == "embed":
-        return _embedding(reply)
-    problem = _no_answer(spec, reply)
-    if problem is not None:
-        return None, problem
+        return _embedding
     if spec.kind == "complete":
-        return _complete_text(reply)
-    obj = reply.data
-    if obj is None:
+        return functools.partial(_complete_answer, spec)
+    assert spec.schema is not None
+    return _classify_reader(spec)
+
+
+def _complete_answer(spec: TaskSpec, reply: Reply) -> tuple[str | None, str | None]:
+    problem = _no_answer(spec, reply)
+    return (None, problem) if problem is not None else _complete_text(reply)
+
+
+def _classify_reader(spec: TaskSpec) -> Callable[[Reply], tuple[Any, str | None]]:
+    """A classify reply's answer: its JSON parsed and checked against the schema.
+
+    Per row of collect, so the common case (plain text, valid) takes the fewest steps: the
+    compiled Rust check first, the full validator only to word a failure.
+    """
+    schema = answer_schema(spec)
+    validate, is_valid = schema_mod.make_validator(schema), fast_check(schema)
+    loads = orjson.loads
+
+    def read(reply: Reply) -> tuple[Any, str | None]:
+        if reply.refusal or reply.filtered or reply.truncated or not reply.text:
+            problem = _no_answer(spec, reply)
+            if problem is not None:
+                return None, problem
+        obj = reply.data
+        if obj is None:
+            try:
+                obj = loads(cast(str, reply.text))
+            except orjson.JSONDecodeError as exc:
+                return None, f"output is not valid JSON ({exc})"
         try:
-            obj = orjson.loads(cast(str, reply.text))
-        except orjson.JSONDecodeError as exc:
-            return None, f"output is not valid JSON ({exc})"
-    problem = state["validate"](obj)
-    if problem:
-        return None, f"output does not match the schema: {problem}"
-    return obj, None
+            if is_valid(obj):
+                return obj, None
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            pass  # `validate` words it (or finds it valid after all)
+        problem = validate(obj)
+        if problem:
+            return None, f"output does not match the schema: {problem}"
+        return obj, None
+
+    return read
 
 
 def _no_answer(spec: TaskSpec, reply: Reply) -> str | None:
@@ -190,19 +223,13 @@ def _embedding(reply: Reply) -> tuple[Any, str | None]:
     return vectors[0], None
 
 
-def _answer_state(spec: TaskSpec) -> dict[str, Any]:
-    """What reading answers of `spec` needs once: the schema validator for classify."""
-    state: dict[str, Any] = {}
-    if spec.kind == "classify":
-        assert spec.schema is not None
-        state["validate"] = schema_mod.make_validator(answer_schema(spec))
-    return state
-
-
 def usable_reply(spec: TaskSpec) -> Callable[[Reply], bool]:
     """Whether a reply is an answer collect() keeps: not refused, cut, empty or off-schema."""
-    state = _answer_state(spec)
-    return lambda reply: _answer_values(spec, reply, state)[1] is None
+    read = answer_reader(spec)
+    return lambda reply: read(reply)[1] is None
+
+
+_NO_REPLY: tuple[Any, str | None] = (None, None)  # a row without a reply: its error is set below
 
 
 def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) -> pa.Table:
@@ -211,27 +238,28 @@ def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) ->
     Marks the outcome of every row whose answer is unusable (`invalid_output`), so that
     `retry_failed()` sees it.
     """
-    state = _answer_state(spec)
-    n = len(outcomes.slots)
-    values: list[Any] = [None] * n
-    errors: list[str | None] = [None] * n
-    usage: dict[str, list[Any]] = {c: [None] * n for c in (*USAGE_COLUMNS, *CACHE_COLUMNS)}
-    for i, outcome in enumerate(outcomes.slots):
+    read = answer_reader(spec)
+    slots = outcomes.slots
+    n = len(slots)
+    # a column at a time (list comprehensions): this is per row of collect
+    replies = [None if o is None else o.reply for o in slots]
+    read_out = [_NO_REPLY if r is None else read(r) for r in replies]
+    values = [v for v, _ in read_out]
+    errors = [e for _, e in read_out]
+    for i, outcome in enumerate(slots):
         if outcome is None:
             errors[i] = "not sent"
-            continue
-        if outcome.reply is None:
+        elif outcome.reply is None:
             errors[i] = outcome.message or outcome.kind or "failed"
-            continue
-        reply = outcome.reply
-        values[i], errors[i] = _answer_values(spec, reply, state)
-        if errors[i] is not None:
+        elif errors[i] is not None:
             outcome.kind, outcome.message = "invalid_output", errors[i]
-        usage[".stop_reason"][i] = reply.stop_reason
-        usage[".input_tokens"][i] = reply.input_tokens
-        usage[".output_tokens"][i] = reply.output_tokens
-        usage[".cache_read_tokens"][i] = reply.cache_read_tokens
-        usage[".cache_write_tokens"][i] = reply.cache_write_tokens
+    usage: dict[str, list[Any]] = {
+        ".stop_reason": [None if r is None else r.stop_reason for r in replies],
+        ".input_tokens": [None if r is None else r.input_tokens for r in replies],
+        ".output_tokens": [None if r is None else r.output_tokens for r in replies],
+        ".cache_read_tokens": [None if r is None else r.cache_read_tokens for r in replies],
+        ".cache_write_tokens": [None if r is None else r.cache_write_tokens for r in replies],
+    }
     columns, bad = task_columns(spec, values, options)
     if bad:
         columns = drop_rows(columns, bad, n)
@@ -334,7 +362,7 @@ def read_reply(reply: Callable[[dict[str, Any]], Reply], payload: dict[str, Any]
     """One successful payload as an Outcome; a body we cannot read is that row's error."""
     try:
         return Outcome(reply=reply(payload))
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+    except READ_ERRORS as exc:
         message = f"unreadable answer ({type(exc).__name__}: {exc})"
         return Outcome(kind="invalid_output", message=message)
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmbatch import schema as schema_mod
+from llmbatch._schema_columns import column_values
 from llmbatch.tasks import TaskSpec
 
 __all__ = ["Bad", "column", "drop_rows", "task_columns", "vector_column"]
@@ -66,12 +67,11 @@ def task_columns(
         return _embed_columns(spec, values, bool(options.get("wide")))
     assert spec.schema is not None
     cols = schema_mod.columns(spec.schema)
-    flat = [schema_mod.flatten_row(v, cols) if v is not None else {} for v in values]
     out: dict[str, pa.Array] = {}
     bad: Bad = {}
     for col in cols:
         kind = None if col.dtype == "list" else _SCALARS[col.dtype]  # lists: as Arrow infers
-        out[col.name], col_bad = column(col.name, [row.get(col.name) for row in flat], kind)
+        out[col.name], col_bad = column(col.name, column_values(values, col), kind)
         bad = {**col_bad, **bad}
     return out, bad
 

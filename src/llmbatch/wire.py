@@ -88,6 +88,8 @@ class Wire:
         body: ``spec -> request body`` with `SLOT` where the row's text goes.
         line: ``(custom_id, endpoint, body bytes) -> one line of a batch input``.
         reply: ``(endpoint, successful payload) -> Reply``.
+        succeeded: ``decoded result line -> its payload`` when the line is a plain success
+            (the common case, read without the backend's normalising), else None.
         realtime_path: ``endpoint -> the realtime path`` (relative to the provider's base URL)
             that takes the same body as a batch line (sync mode).
         request: ``batch input line -> (custom_id, body)``, the inverse of `line`.
@@ -110,4 +112,5 @@ class Wire:
     realtime_path: Callable[[str], str]
     request: Callable[[dict[str, Any]], tuple[str, Any]]
     result_line: Callable[[str, int, Any, str], bytes]
+    succeeded: Callable[[dict[str, Any]], dict[str, Any] | None]
     cache_columns: tuple[str, ...] = ()

@@ -67,20 +67,34 @@ def line(custom_id: str, url: str, body: bytes) -> bytes:
 def reply(endpoint: str, message: dict[str, Any]) -> Reply:
     """Read an Anthropic Message: text blocks, or the input of a forced tool call."""
     usage = message.get("usage") or {}
-    texts = [b.get("text", "") for b in message.get("content") or [] if b.get("type") == "text"]
-    tools = [b for b in message.get("content") or [] if b.get("type") == "tool_use"]
+    blocks = message.get("content") or []
+    texts = [b.get("text", "") for b in blocks if b.get("type") == "text"]
+    tools = [b for b in blocks if b.get("type") == "tool_use"]
     stop = message.get("stop_reason")
+    # positional, as `openai_wire.reply` (per row of collect)
     return Reply(
-        text="".join(texts) if texts else None,
-        data=tools[0].get("input") if tools else None,
-        refusal="the model refused (stop_reason 'refusal')" if stop == "refusal" else None,
-        stop_reason=stop,
-        input_tokens=usage.get("input_tokens"),
-        output_tokens=usage.get("output_tokens"),
-        cache_read_tokens=usage.get("cache_read_input_tokens"),
-        cache_write_tokens=usage.get("cache_creation_input_tokens"),
-        truncated=stop in ("max_tokens", "model_context_window_exceeded"),
+        "".join(texts) if texts else None,
+        tools[0].get("input") if tools else None,
+        "the model refused (stop_reason 'refusal')" if stop == "refusal" else None,
+        stop,
+        usage.get("input_tokens"),
+        usage.get("output_tokens"),
+        usage.get("cache_read_input_tokens"),
+        usage.get("cache_creation_input_tokens"),
+        stop in ("max_tokens", "model_context_window_exceeded"),
+        False,
     )
+
+
+def succeeded(line: dict[str, Any]) -> dict[str, Any] | None:
+    """The Message of a plainly successful results line, else None: what
+    `anthropic_batch.parse_result_line` reads as ``succeeded``, without its normalising."""
+    result = line.get("result")
+    if type(result) is dict and result.get("type") == "succeeded":
+        message = result.get("message")
+        if type(message) is dict and message:
+            return message
+    return None
 
 
 def realtime_path(endpoint: str) -> str:
@@ -116,6 +130,7 @@ WIRE = Wire(
     body=body,
     line=line,
     reply=reply,
+    succeeded=succeeded,
     realtime_path=realtime_path,
     request=request,
     result_line=result_line,

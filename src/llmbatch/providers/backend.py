@@ -182,11 +182,15 @@ class Backend(ABC):
         return False
 
     def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
+        for raw in self.raw_lines(shard, folder):
+            yield self.parse_line(loads(raw))
+
+    @staticmethod
+    def raw_lines(shard: Shard, folder: JobFolder) -> Iterator[bytes]:
+        """The shard's result lines as downloaded, blank lines left out."""
         for rel in shard.results:
             with (folder.path / rel).open("rb") as fh:
-                for raw in fh:
-                    if raw.strip():
-                        yield self.parse_line(loads(raw))
+                yield from (raw for raw in fh if not raw.isspace())
 
     def live_stats(self) -> RetryStats:
         """Counters of every client this backend made, the open one included."""

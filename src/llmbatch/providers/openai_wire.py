@@ -105,22 +105,31 @@ def reply(endpoint: str, body: dict[str, Any]) -> Reply:
         return _reply_from_responses(body, usage)
     choice = body["choices"][0]
     finish = choice.get("finish_reason")
-    out = Reply(
-        stop_reason=finish,
-        input_tokens=usage.get("prompt_tokens"),
-        output_tokens=usage.get("completion_tokens"),
-        cache_read_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens"),
-        truncated=finish == "length",
-        filtered=finish == "content_filter",
-    )
     if read_as == COMPLETIONS_ENDPOINT:
-        out.text = choice.get("text")
-        return out
-    message = choice.get("message") or {}
-    calls = message.get("tool_calls") or []
-    out.text = message.get("content") if not calls else calls[0]["function"]["arguments"]
-    out.refusal = message.get("refusal")
-    return out
+        text, refusal = choice.get("text"), None
+    else:
+        message = choice.get("message") or {}
+        calls = message.get("tool_calls")
+        text = message.get("content") if not calls else calls[0]["function"]["arguments"]
+        refusal = message.get("refusal")
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    # positional (text, data, refusal, stop, input, output, cache read, cache write, cut,
+    # filtered): per row of collect, and a third cheaper than keywords
+    return Reply(
+        text, None, refusal, finish, usage.get("prompt_tokens"), usage.get("completion_tokens"),
+        cached, None, finish == "length", finish == "content_filter",
+    )  # fmt: skip
+
+
+def succeeded(line: dict[str, Any]) -> dict[str, Any] | None:
+    """The body of a plainly successful output line (HTTP 200, no error), else None: what
+    `openai_batch.parse_output_line` reads as ``succeeded``, without its normalising."""
+    response = line.get("response")
+    if type(response) is dict and response.get("status_code") == 200:
+        body = response.get("body")
+        if type(body) is dict and line.get("error") is None:
+            return body
+    return None
 
 
 def _vector(value: Any) -> Any:
@@ -202,6 +211,7 @@ WIRE = Wire(
     body=body,
     line=line,
     reply=reply,
+    succeeded=succeeded,
     realtime_path=realtime_path,
     request=request,
     result_line=result_line,

@@ -1,0 +1,122 @@
+"""Prepare's chunked hot loops write exactly what one line (and one digest update) per row did."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import orjson
+import pytest
+
+from llmbatch.ids import wire_id
+from llmbatch.prepare import Limits, line_template, write_shards
+from llmbatch.providers import anthropic_wire, openai_wire
+from llmbatch.reuse import KEY_SIZE, digest_rows
+from llmbatch.tasks import TaskSpec, body_template
+
+TEXTS = [
+    f'text {i} with % signs, "quotes", ünïcode and\nnewlines' * (1 + i % 7) for i in range(997)
+]
+SPECS = {
+    "openai": (TaskSpec("complete", "openai", "gpt-4.1-mini", "/v1/chat/completions",
+                        system_prompt="Say 100% of it"), openai_wire.line),
+    "anthropic": (TaskSpec("complete", "anthropic", "claude-haiku-4-5", "/v1/messages",
+                           system_prompt="%d %s %%"), anthropic_wire.line),
+}  # fmt: skip
+
+
+def _line(provider: str):  # type: ignore[no-untyped-def]
+    spec, line = SPECS[provider]
+    return spec, lambda cid, body: line(cid, spec.endpoint, body)
+
+
+def _one_by_one(spec: TaskSpec, line, rows, limits: Limits) -> list[list[bytes]]:  # type: ignore[no-untyped-def]
+    """The shards a line-at-a-time writer cuts: a new one when a line would pass a limit."""
+    prefix, suffix = body_template(spec)
+    shards: list[list[bytes]] = []
+    size = 0
+    for r in rows:
+        data = line(wire_id("ab12cd", r), prefix + orjson.dumps(TEXTS[r]) + suffix)
+        need = len(data) + limits.line_overhead
+        cap = min(limits.max_requests, limits.max_embedding_inputs or limits.max_requests)
+        if not shards or len(shards[-1]) + 1 > cap or size + need > limits.max_bytes:
+            shards.append([])
+            size = limits.shard_overhead
+        shards[-1].append(data)
+        size += need
+    return shards
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    "limits",
+    [
+        Limits(50_000, 200 * 1024**2),
+        Limits(64, 10**9),
+        Limits(10**6, 40_000, shard_overhead=20, line_overhead=1),
+        Limits(100, 10**9, max_embedding_inputs=37),
+    ],
+    ids=["roomy", "by-count", "by-bytes", "by-inputs"],
+)
+@pytest.mark.parametrize("gaps", [False, True], ids=["all-rows", "some-rows"])
+def test_shards_are_the_line_at_a_time_shards(
+    tmp_path: Path, provider: str, limits: Limits, gaps: bool
+) -> None:
+    spec, line = _line(provider)
+    rows = [r for r in range(len(TEXTS)) if r % 5 != 3] if gaps else range(len(TEXTS))
+    shards = write_shards(
+        TEXTS, rows, spec=spec, tag="ab12cd", line=line, limits=limits,
+        shard_path=lambda i: tmp_path / f"{i:04d}.jsonl",
+    )  # fmt: skip
+    expected = _one_by_one(spec, line, rows, limits)
+    assert [s.path.read_bytes() for s in shards] == [
+        b"".join(x + b"\n" for x in e) for e in expected
+    ]
+    assert [s.n for s in shards] == [len(e) for e in expected]
+    assert [r for s in shards for r in s.rows] == list(rows)
+    for shard, lines in zip(shards, expected, strict=True):
+        data = shard.path.read_bytes()
+        assert shard.sha256 == hashlib.sha256(data).hexdigest()
+        assert shard.bytes == limits.shard_overhead + sum(
+            len(x) + limits.line_overhead for x in lines
+        )
+        assert shard.bytes <= limits.max_bytes
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_the_template_is_the_providers_line(provider: str) -> None:
+    spec, line = _line(provider)
+    prefix, suffix = body_template(spec)
+    template = line_template(line, "0f9e", prefix, suffix)
+    assert template is not None
+    for row, text in ((0, ""), (7, "50% off"), (123456789, '\u2028 \\ " %s %d')):
+        dumped = orjson.dumps(text)
+        assert template % (row, dumped) == line(wire_id("0f9e", row), prefix + dumped + suffix)
+
+
+def test_a_tag_that_would_need_escaping_falls_back_to_line() -> None:
+    spec, line = _line("openai")
+    prefix, suffix = body_template(spec)
+    assert line_template(line, 'a"b', prefix, suffix) is None
+
+
+def test_digests_are_those_of_one_update_per_row() -> None:
+    spec, _ = _line("openai")
+    prefix, suffix = body_template(spec)
+    header = b'["openai","http://x","/v1/chat/completions"]\n'
+    rows = [r for r in range(len(TEXTS)) if r % 3]
+    hasher, text_hasher = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
+    keys = digest_rows(spec, TEXTS, rows, header, hasher, text_hasher)
+    want, want_texts = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
+    want_keys = bytearray(KEY_SIZE * len(TEXTS))
+    for r in rows:
+        text = orjson.dumps(TEXTS[r])
+        body = prefix + text + suffix
+        want_keys[KEY_SIZE * r : KEY_SIZE * (r + 1)] = hashlib.blake2b(
+            header + body, digest_size=KEY_SIZE
+        ).digest()
+        want.update(str(r).encode() + b"\x00" + body + b"\n")
+        want_texts.update(str(r).encode() + b"\x00" + text + b"\n")
+    assert keys == want_keys
+    assert hasher.hexdigest() == want.hexdigest()
+    assert text_hasher.hexdigest() == want_texts.hexdigest()
