@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import orjson
 
@@ -18,7 +19,7 @@ from llmbatch.providers.backend import Backend
 from llmbatch.results import READ_ERRORS, Outcome, Outcomes, failed_batch, line_outcome
 from llmbatch.store import JobFolder
 
-__all__ = ["check_results", "failed_batch_error", "read_outcomes"]
+__all__ = ["Recorder", "check_results", "failed_batch_error", "line_recorder", "read_outcomes"]
 
 
 def check_results(manifest: Manifest, folder: JobFolder) -> None:
@@ -57,21 +58,34 @@ def _read_shard(
     backend: Backend,
     endpoint: str,
 ) -> None:
-    """Every line of the shard's results as its row's outcome.
+    """Every line of the shard's results as its row's outcome."""
+    record = line_recorder(manifest.tag, backend, endpoint)
+    for raw in backend.raw_lines(shard, folder):
+        record(out, raw, 0)
 
-    The hot loop of collect: `ids.row_of`, `results.line_outcome` and `results.read_reply`
-    inlined (a function call per row each is measurable at a million rows).
+
+Recorder = Callable[[Outcomes, bytes, int], None]
+
+
+def line_recorder(tag: str, backend: Backend, endpoint: str) -> Recorder:
+    """`record(out, raw, first)`: one raw result line as the outcome of its row (the slot
+    `row - first` of `out`; a line naming no row of `out` is left out).
+
+    The hot loop of collect() and collect(to=): `ids.row_of`, `results.line_outcome` and
+    `results.read_reply` inlined (a function call per row each is measurable at a million
+    rows), and a plain success read without the backend's normalising (`Wire.succeeded`).
     """
     parse, reply, succeeded = backend.parse_line, backend.wire.reply, backend.wire.succeeded
-    head, n_rows, slots = manifest.tag + "-", manifest.n_rows, out.slots
+    head = tag + "-"
     cut = len(head)
-    for raw in backend.raw_lines(shard, folder):
+
+    def record(out: Outcomes, raw: bytes, first: int) -> None:
         try:
             decoded = orjson.loads(raw)
         except orjson.JSONDecodeError:
             decoded = loads(raw)  # a number orjson refuses (`_json`); else damaged
         if type(decoded) is not dict:
-            continue  # names no row: the rows it stood for stay "no result returned"
+            return  # names no row: the rows it stood for stay "no result returned"
         payload = succeeded(decoded)
         custom_id = decoded.get("custom_id")
         if payload is not None and type(custom_id) is str:
@@ -80,17 +94,19 @@ def _read_shard(
             custom_id, kind, payload, error = parse(decoded)
         digits = custom_id[cut:]
         if not custom_id.startswith(head) or not (digits.isascii() and digits.isdigit()):
-            continue
-        row = int(digits)
-        if row >= n_rows:
-            continue
+            return
+        slot = int(digits) - first
+        if not 0 <= slot < len(out.slots):
+            return
         if kind == "succeeded" and type(payload) is dict:
             try:
-                slots[row] = Outcome(reply(endpoint, payload))
-                continue
+                out.slots[slot] = Outcome(reply(endpoint, payload))
+                return
             except READ_ERRORS:
                 pass  # the row's error, as `line_outcome` words it
-        out.record(row, line_outcome(functools.partial(reply, endpoint), kind, payload, error))
+        out.record(slot, line_outcome(functools.partial(reply, endpoint), kind, payload, error))
+
+    return record
 
 
 def failed_batch_error(manifest: Manifest, outcomes: Outcomes) -> BatchFailedError | None:

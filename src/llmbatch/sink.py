@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,12 +30,8 @@ from llmbatch._json import loads
 from llmbatch.ids import row_of
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.providers.backend import Backend
-from llmbatch.results import (
-    Outcomes,
-    answer_table,
-    failed_batch,
-    line_outcome,
-)
+from llmbatch.reading import line_recorder
+from llmbatch.results import Outcomes, answer_table, failed_batch, paused_gc
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
 
@@ -134,8 +129,9 @@ def sink_parquet(
     try:
         for start in range(0, manifest.n_rows, window):
             stop = min(start + window, manifest.n_rows)
-            outcomes = _window(manifest, folder, backend, where, start, stop, partial)
-            answers = answer_table(spec, outcomes, manifest.options)
+            with paused_gc():
+                outcomes = _window(manifest, folder, backend, where, start, stop, partial)
+                answers = answer_table(spec, outcomes, manifest.options)
             table = _beside(snapshot.rows(start, stop), answers, suffix, cached)
             if writer is None:
                 writer = pq.ParquetWriter(part, table.schema)
@@ -155,6 +151,7 @@ def sink_parquet(
 def _locate(manifest: Manifest, folder: JobFolder, backend: Backend) -> _Where:
     """Pass 1: where each row's winning line lies (no answer is kept in memory)."""
     where = _Where.empty(manifest.n_rows)
+    plain = backend.wire.succeeded
     order = sorted(enumerate(manifest.shards), key=lambda p: (p[1].attempt, p[1].index))
     for position, shard in order:
         if not shard.collected:
@@ -171,10 +168,14 @@ def _locate(manifest: Manifest, folder: JobFolder, backend: Backend) -> _Where:
                     if not raw.strip():
                         continue
                     line = loads(raw)
+                    if type(line) is not dict:
+                        continue  # names no row (as `reading.line_recorder`)
                     row = row_of(str(line.get("custom_id")), manifest.tag)
                     if row is None or row >= manifest.n_rows:
                         continue
-                    succeeded = backend.parse_line(line)[1] == "succeeded"
+                    succeeded = (
+                        plain(line) is not None or backend.parse_line(line)[1] == "succeeded"
+                    )
                     if where.answered[row] and not succeeded:
                         continue  # a later failure never hides an earlier answer
                     where.shard[row], where.file[row] = position, number
@@ -207,10 +208,9 @@ def _window(
         rows = _clip(shard.rows, start, stop)
         if rows:
             out.prime(shard, rows, partial)
-    reply = _reader(backend, manifest)
-    for row, line in _lines(manifest, folder, where, start, stop):
-        _, kind, payload, error = backend.parse_line(line)
-        out.record(row - start, line_outcome(reply, kind, payload, error))
+    record = line_recorder(manifest.tag, backend, manifest.task.get("endpoint", ""))
+    for raw in _lines(manifest, folder, where, start, stop):
+        record(out, raw, start)
     return out
 
 
@@ -224,19 +224,11 @@ def _clip(runs: list[list[int]], start: int, stop: int) -> list[int]:
     return out
 
 
-def _reader(backend: Backend, manifest: Manifest) -> Callable[[dict[str, Any]], Any]:
-    endpoint = manifest.task.get("endpoint", "")
-
-    def reply(payload: dict[str, Any]) -> Any:
-        return backend.reply(endpoint, payload)
-
-    return reply
-
-
 def _lines(
     manifest: Manifest, folder: JobFolder, where: _Where, start: int, stop: int
-) -> Iterator[tuple[int, Any]]:
-    """The winning line of every row of the window, read file by file in offset order."""
+) -> Iterator[bytes]:
+    """The winning line of every row of the window: each results file read once, in order,
+    keeping the lines at the offsets pass 1 found (no seek and read a row)."""
     wanted: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for row in range(start, stop):
         position = where.shard[row]
@@ -244,13 +236,20 @@ def _lines(
             wanted.setdefault((position, where.file[row]), []).append((where.offset[row], row))
     for (position, number), spots in wanted.items():
         rel = manifest.shards[position].results[number]
+        spots.sort()
+        taken, offset = 0, 0
         with (folder.path / rel).open("rb") as fh:
-            for offset, row in sorted(spots):
-                fh.seek(offset)
-                raw = fh.read(where.length[row])
-                if len(raw) != where.length[row]:
-                    raise _damaged(manifest.shards[position], rel)
-                yield row, loads(raw)
+            for raw in fh:
+                if offset == spots[taken][0]:
+                    if len(raw) != where.length[spots[taken][1]]:
+                        raise _damaged(manifest.shards[position], rel)
+                    yield raw
+                    taken += 1
+                    if taken == len(spots):
+                        break
+                offset += len(raw)
+        if taken < len(spots):  # the file is shorter than when pass 1 read it
+            raise _damaged(manifest.shards[position], rel)
 
 
 def _beside(frame: pa.Table, answers: pa.Table, suffix: str, cached: tuple[str, ...]) -> pa.Table:
