@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=text)
         sp.add_argument("path")
         sp.add_argument("--output", "-o", default=None, help=".parquet or .csv (default: print)")
+        sp.add_argument(
+            "--cleanup",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="then delete the provider's copies (default: the provider's cleanup setting)",
+        )
         if name == "wait":
             sp.add_argument("--poll-interval", type=_seconds, default=30.0)
             sp.add_argument("--timeout", type=_seconds, default=None)
@@ -119,12 +125,16 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "refresh":
         print(handle.refresh_results().status(refresh=False))
     elif args.command == "wait":
-        _write(handle.wait(poll_interval=args.poll_interval, timeout=args.timeout), args.output)
+        waited = handle.wait(
+            poll_interval=args.poll_interval, timeout=args.timeout, cleanup=args.cleanup
+        )
+        _write(waited, args.output)
     elif args.command == "collect" and str(args.output or "").lower().endswith(".parquet"):
-        path = handle.collect(partial=args.partial, to=args.output)  # bounded memory
+        # to=: written in bounded memory
+        path = handle.collect(partial=args.partial, to=args.output, cleanup=args.cleanup)
         print(f"wrote {handle.n_rows:,} rows to {path}")
     elif args.command == "collect":
-        _write(handle.collect(partial=args.partial), args.output)
+        _write(handle.collect(partial=args.partial, cleanup=args.cleanup), args.output)
     elif args.command == "retry":
         print(handle.retry_failed(kinds=tuple(args.kinds)).status(refresh=False))
     return 0

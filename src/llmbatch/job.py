@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from llmbatch._exceptions import InputError, JobNotReady
 from llmbatch._retry import RetryStats
 from llmbatch.attempts import add_retry
+from llmbatch.autoclean import clean_collected, wants_cleanup
 from llmbatch.claims import Claims
 from llmbatch.costs import Estimate, Usage, estimate, usage_of
 from llmbatch.http_tally import HttpTally
@@ -279,12 +280,14 @@ class BatchHandle:
         progress: bool = True,
         *,
         resubmit_on_quota: bool = True,
+        cleanup: bool | None = None,
     ) -> Any:
-        """Poll until every shard has ended, then return `collect()`.
+        """Poll until every shard has ended, then return `collect(cleanup=cleanup)`.
 
         Ctrl-C stops waiting and leaves the job intact: `llmbatch.load(path).wait()` goes on.
         Another process may wait on the same job at the same time.
         """
+        wants_cleanup(cleanup, self._config.cleanup)  # a bad value fails now, not after it
         check_seconds("poll_interval", poll_interval)
         if timeout is not None:
             check_seconds("timeout", timeout)
@@ -301,7 +304,7 @@ class BatchHandle:
             total=sum(s.n for s in self._m.shards if not s.reused),  # reused rows are not sent
             progress=progress and self._realtime is None,  # sync mode showed its rows already
         )  # fmt: skip
-        return self.collect()
+        return self.collect(cleanup=cleanup)
 
     @_public
     def refresh_results(self) -> BatchHandle:
@@ -331,7 +334,12 @@ class BatchHandle:
 
     @_public
     def collect(
-        self, frame: Any = None, partial: bool = False, *, to: str | os.PathLike[str] | None = None
+        self,
+        frame: Any = None,
+        partial: bool = False,
+        *,
+        to: str | os.PathLike[str] | None = None,
+        cleanup: bool | None = None,
     ) -> Any:
         """The frame with the answer columns (same library, row order and pandas index).
 
@@ -343,7 +351,19 @@ class BatchHandle:
         `to="out.parquet"` writes the frame with its answers to a parquet file instead, in
         bounded memory (`WINDOW` rows at a time, in row order), and returns its path: for jobs
         whose answers do not fit in memory (read it back with `pl.scan_parquet`).
+
+        `cleanup=True` then deletes the provider's copies (`cleanup()`), once every shard has
+        ended and its answers were read from the job folder; `None` is the provider's default
+        (`llmbatch.OpenAI(cleanup=True)`). A failed delete is logged, never raised.
         """
+        wanted = wants_cleanup(cleanup, self._config.cleanup)
+        collected = self._collect(frame, partial, to)
+        if wanted:
+            clean_collected(self)
+        return collected
+
+    def _collect(self, frame: Any, partial: bool, to: str | os.PathLike[str] | None) -> Any:
+        """`collect()` without the cleanup."""
         if not partial:  # the states only: pricing the job is status()'s, not collect()'s
             st = JobStatus.of(self.name, self._config.name, self.n_rows, self._m.shards)
             if not st.done:

@@ -11,6 +11,10 @@ folder knows it needs them and refuses to send a request until it gets them agai
 (``llmbatch.load(path, provider=...)``), rather than send requests a proxy or a deployment
 would route or bill differently.
 
+``cleanup=True`` makes deleting the provider's copies of a job's data (OpenAI files, Anthropic
+ended batches) the default once its results are on disk (``collect()`` / ``wait()``); it is
+recorded in the job folder, so a reopened job keeps it.
+
 Each provider's own config class (``llmbatch.OpenAI``, ``llmbatch.Anthropic``) lives beside its
 client, in that provider's module.
 """
@@ -81,6 +85,7 @@ class ProviderConfig:
     base_url: str
     retry: RetryPolicy
     timeout: Timeout
+    cleanup: bool
 
     def _setup(
         self,
@@ -92,6 +97,7 @@ class ProviderConfig:
         max_retries: int | None = None,
         default_headers: Mapping[str, str] | None = None,
         default_query: Mapping[str, object] | None = None,
+        cleanup: bool = False,
     ) -> None:
         self._api_key = self._secret("api_key", api_key)
         raw = base_url or os.environ.get(self.BASE_URL_ENV) or self.DEFAULT_BASE_URL
@@ -100,6 +106,17 @@ class ProviderConfig:
         self.timeout = check_timeout(timeout)
         self._default_headers = SecretMap(check_headers(default_headers, self._TITLE))
         self._default_query = SecretMap(check_query(default_query, self._TITLE))
+        self.cleanup = self._check_cleanup(cleanup)
+
+    def _check_cleanup(self, value: Any) -> bool:
+        """A bool, refused otherwise: a string like "no" would read as True."""
+        if not isinstance(value, bool):
+            msg = (
+                f"{self._TITLE} cleanup must be True or False, got {value!r}\nHint: "
+                "cleanup=True deletes the provider's copies once a job's results are on disk."
+            )
+            raise ConfigError(msg)
+        return value
 
     def _secret(self, what: str, value: str | None) -> Secret | None:
         if value is not None and not isinstance(value, str):
@@ -207,14 +224,18 @@ class ProviderConfig:
     def _shown_options(self) -> str:
         """``, default_headers=[names]`` etc. for a repr: names only, never a value."""
         shown = [("default_headers", self._default_headers), ("default_query", self._default_query)]
-        return "".join(f", {what}={names.names}" for what, names in shown if names)
+        named = "".join(f", {what}={names.names}" for what, names in shown if names)
+        return named + (", cleanup=True" if self.cleanup else "")
 
     # -- the job folder, equality, copies ------------------------------------------------------
 
     def to_manifest(self) -> dict[str, Any]:
         """What a job folder records about the provider: never the key, never a header or
-        query value (only their names, so a reopened job knows it needs them)."""
+        query value (only their names, so a reopened job knows it needs them); ``cleanup``
+        when it is on."""
         recorded: dict[str, Any] = {"name": self.name, "base_url": self.base_url}
+        if self.cleanup:
+            recorded["cleanup"] = True
         if self._default_headers:
             recorded["default_headers"] = self._default_headers.names
         if self._default_query:

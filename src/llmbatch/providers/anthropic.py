@@ -65,6 +65,9 @@ class Anthropic(ProviderConfig):
         default_query: added to every request's query string. Only their names are written
             to a job folder. Their values are part of each URL, which httpx logs at INFO:
             keep credentials in headers.
+        cleanup: the default of ``collect(cleanup=)`` and ``wait(cleanup=)``: ``True``
+            deletes the provider's copies (ended batches) once a job's results are
+            checked on disk. Recorded in the job folder.
 
     Example:
         >>> llmbatch.Anthropic(api_key="sk-ant-...")  # doctest: +SKIP
@@ -96,6 +99,7 @@ class Anthropic(ProviderConfig):
         max_retries: int | None = None,
         default_headers: Mapping[str, str] | None = None,
         default_query: Mapping[str, object] | None = None,
+        cleanup: bool = False,
     ) -> None:
         if api_key is not None and auth_token is not None:
             msg = "pass at most one of api_key= and auth_token=, as in the anthropic SDK"
@@ -108,6 +112,7 @@ class Anthropic(ProviderConfig):
             max_retries=max_retries,
             default_headers=_with_env_headers(default_headers),
             default_query=default_query,
+            cleanup=cleanup,
         )
         self._auth_token = self._secret("auth_token", auth_token)
 
@@ -118,7 +123,7 @@ class Anthropic(ProviderConfig):
         Header and query values are not recorded: a job made with them needs its provider
         passed again (or, for headers, ``ANTHROPIC_CUSTOM_HEADERS``) before it can send.
         """
-        config = cls(base_url=d.get("base_url"))
+        config = cls(base_url=d.get("base_url"), cleanup=d.get("cleanup") is True)
         config._expect(d)
         return config
 

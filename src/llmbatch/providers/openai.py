@@ -45,6 +45,9 @@ class OpenAI(ProviderConfig):
         default_query: added to every request's query string (e.g. ``api-version``). Only
             their names are written to a job folder. Their values are part of each URL, which
             httpx logs at INFO: keep credentials in headers.
+        cleanup: the default of ``collect(cleanup=)`` and ``wait(cleanup=)``: ``True``
+            deletes the provider's copies (input and output files) once a job's results are
+            checked on disk. Recorded in the job folder.
 
     Example:
         >>> llmbatch.OpenAI(base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
@@ -70,6 +73,7 @@ class OpenAI(ProviderConfig):
         max_retries: int | None = None,
         default_headers: Mapping[str, str] | None = None,
         default_query: Mapping[str, object] | None = None,
+        cleanup: bool = False,
     ) -> None:
         self._setup(
             api_key,
@@ -79,6 +83,7 @@ class OpenAI(ProviderConfig):
             max_retries=max_retries,
             default_headers=default_headers,
             default_query=default_query,
+            cleanup=cleanup,
         )
         self.organization = organization or os.environ.get("OPENAI_ORG_ID") or None
         self.project = project or os.environ.get("OPENAI_PROJECT_ID") or None
@@ -91,7 +96,10 @@ class OpenAI(ProviderConfig):
         passed again before it can send a request.
         """
         config = cls(
-            base_url=d.get("base_url"), organization=d.get("organization"), project=d.get("project")
+            base_url=d.get("base_url"),
+            organization=d.get("organization"),
+            project=d.get("project"),
+            cleanup=d.get("cleanup") is True,
         )
         config._expect(d)
         return config
