@@ -22,6 +22,7 @@ PUBLIC = [
     "BudgetExceededError",
     "ConfigError",
     "ConflictError",
+    "DuplicateWorkError",
     "InputError",
     "JobFolderError",
     "JobNotReady",

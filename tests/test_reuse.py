@@ -12,6 +12,7 @@ import orjson
 import pandas as pd
 import pytest
 
+import llmbatch
 from llmbatch.answer_index import INDEX_NAME
 from llmbatch.reuse import _with_custom_id
 from procs import finish, start
@@ -181,3 +182,31 @@ def test_a_copied_line_gets_the_new_custom_id_and_nothing_else() -> None:
         "custom_id": "t2-9",
         "result": {"type": "succeeded"},
     }
+
+
+def test_the_same_work_under_another_name_is_refused_while_in_flight(emu: Any) -> None:
+    """A named job doing the very work an unnamed job has in flight would pay twice: refused
+    before anything is sent; once the first job's answers are in, the named one reuses them."""
+    df = pd.DataFrame({"body": [f"review {i}" for i in range(5)]})
+    emu.configure(validating_seconds=3600)
+    first = df.llmbatch.complete(text="body")
+    creates = emu.call_count("POST /v1/batches")
+    with pytest.raises(llmbatch.DuplicateWorkError, match="pay twice") as caught:
+        df.llmbatch.complete(text="body", name="daily")
+    assert caught.value.path == first.path
+    assert emu.call_count("POST /v1/batches") == creates  # nothing sent
+    assert not (first.path.parent / "daily").exists()
+    forced = df.llmbatch.complete(text="body", name="daily", force=True, submit=False)
+    assert forced.path.name == "daily"  # force=True sends it again, knowingly
+    emu.advance(3600)
+    first.wait(poll_interval=0, progress=False)
+    again = df.llmbatch.complete(text="body", name="nightly")  # answers in: reused, no cost
+    assert again.path.name == "nightly"
+    assert emu.call_count("POST /v1/batches") == creates
+
+
+def test_a_prepared_but_unsent_job_is_no_twin(emu: Any) -> None:
+    df = pd.DataFrame({"body": ["a", "b"]})
+    df.llmbatch.complete(text="body", name="draft", submit=False)
+    job = df.llmbatch.complete(text="body", name="real")
+    assert not job.wait(poll_interval=0, progress=False)[".error"].any()

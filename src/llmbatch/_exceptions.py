@@ -80,6 +80,15 @@ class NameConflictError(InputError):
         self.differences = differences or []
 
 
+class DuplicateWorkError(InputError):
+    """The same work is already a job under another name whose answers are not all in yet
+    (`.path`): sending it again would pay twice. Nothing was sent."""
+
+    def __init__(self, message: str, path: Any = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class BudgetExceededError(InputError):
     """The estimated cost of what would be sent is above `max_cost=` (`.estimate` holds it);
     nothing was sent."""

@@ -24,6 +24,7 @@ from llmbatch import frames
 from llmbatch._exceptions import (
     BudgetExceededError,
     ConfigError,
+    DuplicateWorkError,
     InputError,
     LLMBatchError,
     NameConflictError,
@@ -32,7 +33,7 @@ from llmbatch._version import __version__
 from llmbatch.added_columns import check_collisions, planned_columns
 from llmbatch.answer_index import AnswerIndex
 from llmbatch.costs import Estimate, estimate
-from llmbatch.identity import ids_digest, job_differences
+from llmbatch.identity import dumped_ids, job_differences, twin_in_flight
 from llmbatch.job import BatchHandle, make_backend
 from llmbatch.manifest import Attempt, Manifest
 from llmbatch.pipeline import (
@@ -162,6 +163,8 @@ def _prepare_and_submit(draft: _Draft) -> BatchHandle:
         if final.exists() and not req.force:  # fast path: nothing written for nothing
             shutil.rmtree(temp.path)
             return _existing(final, draft, identity)
+        if not req.force:
+            _refuse_twin(home, identity["hash"], name)
         reused = _reuse(draft, home, keys, tag, temp)
         _check_budget(draft, reused)
         shards = _write_requests(draft, temp, backend, tag, set(reused.rows))
@@ -188,6 +191,19 @@ def _prepare_and_submit(draft: _Draft) -> BatchHandle:
         sent = len(draft.rows.sent()) - len(reused.rows)
         log.info("llmbatch: %s rows answered before (reused), %s to send", len(reused.rows), sent)
     return _submit(handle) if req.submit else handle
+
+
+def _refuse_twin(home: Path, digest: str, name: str) -> None:
+    """Never send work that another job of the home (under another name) is already doing."""
+    twin = twin_in_flight(home, digest, name)
+    if twin is not None:
+        msg = (
+            f"the same work is already job {twin.name!r} ({str(twin)!r}), whose answers are not "
+            f"all in yet: sending it again as {name!r} would pay twice; nothing was sent\n"
+            f"Hint: llmbatch.load({str(twin)!r}).wait() gets its answers (the same call then "
+            "reuses them for free), or force=True sends the work again."
+        )
+        raise DuplicateWorkError(msg, twin)
 
 
 def _check_budget(draft: _Draft, reused: Reused) -> None:
@@ -221,12 +237,15 @@ def _digest(draft: _Draft) -> tuple[bytearray, dict[str, Any]]:
     text_hasher = hashlib.blake2b(digest_size=16)
     work = _work(draft.config, draft.spec, draft.req.mode)
     hasher.update(orjson.dumps(work, option=orjson.OPT_SORT_KEYS))
-    hasher.update(orjson.dumps(draft.rows.ids, default=repr))
+    ids_hasher = hashlib.blake2b(digest_size=16)  # `identity.ids_digest`, fed on the way
+    for part in dumped_ids(draft.rows.id_chunks()):
+        hasher.update(part)
+        ids_hasher.update(part)
     header = request_header(draft.config.name, draft.config.base_url, draft.spec.endpoint)
     keys = digest_rows(draft.spec, draft.rows.texts, draft.rows.sent(), header, hasher, text_hasher)
     identity: dict[str, Any] = {
         "hash": hasher.hexdigest(),
-        "ids": ids_digest(draft.rows.ids),
+        "ids": ids_hasher.hexdigest(),
         "texts": text_hasher.hexdigest(),
         "n_rows": len(draft.rows.texts),
         "columns": _columns(draft.req),

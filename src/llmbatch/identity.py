@@ -9,7 +9,7 @@ sent from, another frame.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,42 @@ from llmbatch._exceptions import InputError
 from llmbatch.manifest import Manifest
 from llmbatch.pipeline import build_texts, frame_texts, placeholders
 from llmbatch.prepare import unranges
-from llmbatch.store import JobFolder
+from llmbatch.store import MANIFEST, TEMP_PREFIX, JobFolder
 from llmbatch.wire import TaskSpec
 
-__all__ = ["JobFrame", "check_frame", "ids_digest", "job_differences", "texts_digest"]
+__all__ = [
+    "JobFrame",
+    "check_frame",
+    "dumped_ids",
+    "ids_digest",
+    "job_differences",
+    "texts_digest",
+    "twin_in_flight",
+]
 
 
 def ids_digest(ids: list[Any] | None) -> str:
     """The digest of a job's id values (None: a job made without id=)."""
-    return hashlib.blake2b(orjson.dumps(ids, default=repr), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(digest_size=16)
+    for part in dumped_ids(None if ids is None else iter([ids])):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def dumped_ids(chunks: Iterator[list[Any]] | None) -> Iterator[bytes]:
+    """`orjson.dumps(ids, default=repr)` byte for byte, a chunk of ids at a time (ten million
+    ids are never one list nor one bytes object); None (no ids) is ``null``."""
+    if chunks is None:
+        yield b"null"
+        return
+    yield b"["
+    first = True
+    for chunk in chunks:
+        if chunk:
+            body = orjson.dumps(chunk, default=repr)[1:-1]
+            yield body if first else b"," + body
+            first = False
+    yield b"]"
 
 
 def texts_digest(texts: list[Any], rows: Iterable[int]) -> str:
@@ -176,3 +203,37 @@ def job_differences(
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def twin_in_flight(home: Path, digest: str, name: str) -> Path | None:
+    """Another job in `home` doing the very same work (identity `digest`) whose answers are not
+    all in the answer index yet, so that sending the work again as `name` would pay twice
+    (once its answers are indexed, a new job reuses them for free). Damaged folders are no
+    twins; a shard that failed at the provider or was cancelled holds nothing to wait for."""
+    try:
+        children = sorted(home.iterdir())
+    except OSError:
+        return None
+    for child in children:
+        if child.name == name or child.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            data = orjson.loads((child / MANIFEST).read_bytes())
+            if (data.get("identity") or {}).get("hash") != digest:
+                continue
+            shards = data.get("shards") or []
+            if any(_awaited(s) for s in shards):
+                return child
+        except (OSError, orjson.JSONDecodeError, AttributeError, TypeError):
+            continue
+    return None
+
+
+def _awaited(shard: dict[str, Any]) -> bool:
+    """Whether a recorded shard has been sent (or may have been: a create in flight) and its
+    answers are still to come into the index. A shard only written (`submit=False`) costs
+    nothing yet."""
+    if shard.get("state") in ("written", "uploading", "uploaded"):
+        return False
+    ended_empty = shard.get("cancelled") or shard.get("status") == "failed"
+    return not (shard.get("indexed") or shard.get("reused") or ended_empty)
