@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 import polars as pl
 import pytest
@@ -72,3 +73,54 @@ def test_a_lazy_frame_that_cannot_be_written_is_refused_plainly(emu: Any, tmp_pa
         broken.llmbatch.complete(text="body")
     assert emu.call_count() == 0
     assert not list((tmp_path / "jobs").glob(".stage-*"))
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [f"doc-{i}" for i in range(250_003)],
+        list(range(250_003)),
+        [],
+        [1.5, 2.5, -0.0],
+        ["é", "\u2028", 'quote"d', "back\\slash"],
+    ],
+    ids=["strings", "ints", "none", "floats", "odd-strings"],
+)
+def test_ids_are_digested_a_chunk_at_a_time_as_one_dump(ids: list[Any]) -> None:
+    from llmbatch.identity import dumped_ids
+    from llmbatch.pipeline import Rows
+
+    rows = Rows(ids, [""] * len(ids), [])
+    assert b"".join(dumped_ids(rows.id_chunks())) == orjson.dumps(ids)
+    assert b"".join(dumped_ids(None)) == orjson.dumps(None)
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (["a", "b", "a"], "duplicate"),
+        (["a", None, "c"], "null"),
+        ([1.0, float("nan"), 3.0], "null"),
+    ],
+)
+def test_a_staged_id_column_is_refused_naming_rows(
+    emu: Any, tmp_path: Path, values: list[Any], problem: str
+) -> None:
+    src = tmp_path / "in.parquet"
+    pl.DataFrame({"doc": values, "body": ["x", "y", "z"]}, strict=False).write_parquet(src)
+    with pytest.raises(llmbatch.InputError, match=problem):
+        llmbatch.scan_parquet(src).llmbatch.complete(text="body", id="doc")
+    assert emu.request_log == []
+
+
+def test_a_staged_job_has_the_identity_of_the_same_frame_in_memory(
+    emu: Any, tmp_path: Path
+) -> None:
+    frame = pl.DataFrame(
+        {"doc": [f"d{i}" for i in range(30)], "body": [f"t {i}" for i in range(30)]}
+    )
+    src = tmp_path / "in.parquet"
+    frame.write_parquet(src)
+    staged = llmbatch.scan_parquet(src).llmbatch.complete(text="body", id="doc", submit=False)
+    eager = frame.llmbatch.complete(text="body", id="doc", submit=False)
+    assert staged.path == eager.path  # the same work: found again, not prepared twice

@@ -22,7 +22,7 @@ from llmbatch import frames
 from llmbatch import schema as schema_mod
 from llmbatch._exceptions import ConfigError, InputError
 from llmbatch.ids import check_ids, is_missing, shown
-from llmbatch.prepare import Limits
+from llmbatch.prepare import CHUNK, Limits
 from llmbatch.quota import check_max_enqueued_tokens
 from llmbatch.tasks import (
     Kind,
@@ -107,6 +107,17 @@ class Rows:
     ids: list[Any] | None
     texts: Sequence[Any]  # a list, or `staged.SlicedTexts` (a slice in memory at a time)
     skipped: list[int]
+    # a staged frame's ids, read again a slice at a time (`ids` is then None): never all held
+    id_reader: Callable[[], Iterator[list[Any]]] | None = None
+
+    def id_chunks(self) -> Iterator[list[Any]] | None:
+        """The id values in order, a chunk at a time (None: keyed by position)."""
+        if self.id_reader is not None:
+            return self.id_reader()
+        ids = self.ids
+        if ids is None:
+            return None
+        return (ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK))
 
     def sent(self) -> Sequence[int]:
         """The positions of the rows that are sent, in order (a range when all are)."""

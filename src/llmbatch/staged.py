@@ -87,19 +87,47 @@ class SlicedTexts(Sequence[Any]):
 def read_staged_rows(staged: StagedFrame, req: JobRequest, needed: list[str]) -> Rows:
     """The checked ids and the texts of a staged frame, reading it a slice at a time.
 
-    Arrow strings are valid UTF-8 by construction, so the UTF-8 checks of in-memory frames
-    are not needed here.
+    The ids are checked columnar (polars, on the file) and read again a slice at a time for
+    the job's identity, never held all at once; only a refused id column is read whole, to
+    name its rows. Arrow strings are valid UTF-8 by construction, so the UTF-8 checks of
+    in-memory frames are not needed here.
     """
     where = f"text column {req.text!r}" if req.text else "the rendered prompt"
-    columns = list(dict.fromkeys([*([req.id] if req.id else []), *needed]))
-    ids: list[Any] | None = [] if req.id is not None else None
     skipped: list[int] = []
-    for offset, data in staged.slices(columns):
+    for offset, data in staged.slices(needed):
         n = len(next(iter(data.values())))
-        if ids is not None and req.id is not None:
-            ids.extend(data[req.id])
         texts = build_texts(data, req.text, req.prompt, n, offset)
         skipped += check_texts(texts, where, req.skip_empty, offset)
-    if ids is not None and req.id is not None:
-        check_ids(ids, req.id)
-    return Rows(ids, SlicedTexts(staged, req, needed), skipped)
+    sliced = SlicedTexts(staged, req, needed)
+    if req.id is None:
+        return Rows(None, sliced, skipped)
+    id_col = req.id
+    if not _ids_plainly_fine(staged.path, id_col):
+        check_ids([v for _, data in staged.slices([id_col]) for v in data[id_col]], id_col)
+
+    def id_reader() -> Iterator[list[Any]]:
+        return (data[id_col] for _, data in staged.slices([id_col]))
+
+    return Rows(None, sliced, skipped, id_reader=id_reader)
+
+
+def _ids_plainly_fine(path: Path, column: str) -> bool:
+    """Whether an id column holds no null (or NaN) and no value twice, found without any
+    Python object a row: unique 64-bit hashes prove the values unique (a collision only
+    sends the column to the exact check, `ids.check_ids`, which names the rows)."""
+    import polars as pl
+
+    ids = pl.scan_parquet(path).select(pl.col(column))
+    kind = ids.collect_schema()[column]
+    missing = pl.col(column).is_null().sum()
+    if kind.is_float():
+        missing = missing + pl.col(column).is_nan().sum()
+    if kind.is_nested() or kind == pl.Object:
+        return False  # lists and such: the exact check words the refusal
+    found = ids.select(
+        missing.alias("missing"),
+        pl.col(column).hash().n_unique().alias("distinct"),
+        pl.len().alias("rows"),
+    ).collect()
+    missing_count, distinct, rows = found.row(0)
+    return missing_count == 0 and distinct == rows
