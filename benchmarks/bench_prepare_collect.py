@@ -4,6 +4,12 @@
     .venv/bin/python benchmarks/bench_prepare_collect.py --provider both --verb all
     .venv/bin/python benchmarks/bench_prepare_collect.py --library polars --verb classify
     .venv/bin/python benchmarks/bench_prepare_collect.py --rows 20000 --profile prof/
+    .venv/bin/python benchmarks/bench_prepare_collect.py --rows 1000000 --sink  # parquet out
+
+Each phase prints its wall seconds and its CPU seconds (the process's own: for submit, the
+client's CPU while the emulator, another process, does the work). ``--sink`` collects with
+``collect(to="….parquet")`` (bounded memory) and makes the collect limit write its answers
+beside the snapshot as parquet too.
 
 The input is synthetic: string ids, review-like texts of 100-300 characters, two more columns.
 The emulator (``python -m llmbatch.emulator --port 0``, its own process) keeps its defaults:
@@ -198,6 +204,8 @@ def phase_body(spec: dict[str, Any], df: Any) -> dict[str, Any]:
             polls += 1
             time.sleep(spec["poll"])
         return {"polls": polls}
+    if spec.get("sink"):
+        return _sunk(job.collect(to=Path(spec["path"]).parent / "sunk.parquet"))
     out = job.collect()
     errors = out[".error"]
     n_errors = int(errors.sum())
@@ -206,6 +214,14 @@ def phase_body(spec: dict[str, Any], df: Any) -> dict[str, Any]:
         msgs = out[".error_msg"][errors]
         first = str(msgs.iloc[0] if spec["library"] == "pandas" else msgs[0])
     return {"out_rows": len(out), "errors": n_errors, "first_error": first}
+
+
+def _sunk(path: Path) -> dict[str, Any]:
+    """What `collect(to=)` wrote, counted without holding it."""
+    import polars as pl
+
+    counts = pl.scan_parquet(path).select(pl.len(), pl.col(".error").sum()).collect().row(0)
+    return {"out_rows": counts[0], "errors": counts[1], "first_error": None}
 
 
 def limit_prepare(spec: dict[str, Any], df: Any) -> dict[str, Any]:
@@ -247,6 +263,14 @@ def limit_collect(spec: dict[str, Any]) -> dict[str, Any]:
                 for raw in fh:
                     line = orjson.loads(raw)
                     answers[where[line["custom_id"]]] = _answer(line, spec["verb"])
+    if spec.get("sink"):  # the answers beside the snapshot's columns, written as parquet
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(job.path / "frame.parquet")
+        table = table.append_column("answer", pa.array(answers))
+        pq.write_table(table, job.path.parent / "limit-sunk.parquet")
+        return {"out_rows": table.num_rows}
     frame = read_input(str(job.path / "frame.parquet"), spec["library"])
     if spec["library"] == "polars":
         import polars as pl
@@ -299,14 +323,21 @@ def run_phase(spec: dict[str, Any]) -> dict[str, Any]:
 
         profiler = cProfile.Profile()
         profiler.enable()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     info = phase_body(spec, df)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     if profiler is not None:
         profiler.disable()
         _report_profile(profiler, spec)
     peak = peak_bytes(reset)
-    return {"seconds": seconds, "peak": peak, "growth": peak - start_rss, "exact": reset, **info}
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "peak": peak,
+        "growth": peak - start_rss,
+        "exact": reset,
+        **info,
+    }
 
 
 def _report_profile(profiler: Any, spec: dict[str, Any]) -> None:
@@ -380,13 +411,14 @@ def row_line(r: dict[str, Any]) -> str:
     star = "" if r["exact"] else "*"
     return (
         f"{r['provider']:<10} {r['verb']:<9} {r['phase']:<13} {r['rows']:>9,} "
-        f"{r['seconds']:>8.2f} {rate:>10,.0f} {mb(r['peak']) + star:>10} "
+        f"{r['seconds']:>8.2f} {r['cpu']:>8.2f} {rate:>10,.0f} {mb(r['peak']) + star:>10} "
         f"{'+' + mb(max(r['growth'], 0)):>10}"
     )
 
 
 HEADER = (
-    f"{'provider':<10} {'verb':<9} {'phase':<13} {'rows':>9} {'seconds':>8} {'rows/s':>10} "
+    f"{'provider':<10} {'verb':<9} {'phase':<13} {'rows':>9} {'seconds':>8} {'cpu s':>8} "
+    f"{'rows/s':>10} "
     f"{'peak RSS':>10} {'Δ RSS':>10}"
 )
 
@@ -426,6 +458,7 @@ def bench(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
                 "dimensions": args.dimensions,
                 "poll": args.poll,
                 "profile": args.profile,
+                "sink": args.sink,
             }
             # a job of the same name would be reused, not prepared: start from a clean slate
             shutil.rmtree(workdir / "home" / f"{provider}-{verb}", ignore_errors=True)
@@ -454,6 +487,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between status polls")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prepare-only", action="store_true", help="prepare and its limit only")
+    parser.add_argument(
+        "--sink", action="store_true", help="collect with collect(to=parquet); the limit too"
+    )
     parser.add_argument("--profile", metavar="DIR", default=None, help="cProfile each phase")
     parser.add_argument("--workdir", default=None, help="keep inputs and job folders here")
     parser.add_argument("--phase-spec", default=None, help=argparse.SUPPRESS)
