@@ -138,6 +138,9 @@ class OpenAIBatch:
     stamps: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(_STAMPS))
     ok_lines: list[bytes] = field(default_factory=list)
     error_lines: list[bytes] = field(default_factory=list)
+    # lines already written to the result files and dropped (a million-row job's answers are
+    # never all held in memory): (succeeded, failed)
+    released: tuple[int, int] = (0, 0)
     usage: Usage = field(default_factory=Usage)
     output_file_id: str | None = None
     error_file_id: str | None = None
@@ -168,7 +171,7 @@ class OpenAIBatch:
 
     def run_requests(self, upto: int) -> None:
         """Execute requests up to index `upto` (exclusive) that have not run yet."""
-        done = len(self.ok_lines) + len(self.error_lines)
+        done = sum(self.line_counts())
         timeline = self.timeline
         if upto <= done or timeline is None or self.input_path is None:
             return
@@ -207,7 +210,7 @@ class OpenAIBatch:
     def stop_remaining(self, reason: str) -> None:
         """Write `batch_expired` / `batch_cancelled` lines for requests that never ran."""
         code, message = STOP_ERRORS[reason]
-        done = len(self.ok_lines) + len(self.error_lines)
+        done = sum(self.line_counts())
         for custom_id, _, _ in self.refs[done:]:
             line = {
                 "id": ids.batch_request_id(),
@@ -227,8 +230,17 @@ class OpenAIBatch:
         """`{total, completed, failed}`: zeros while validating or failed."""
         if self.timeline is None:
             return {"total": 0, "completed": 0, "failed": 0}
-        completed, failed = len(self.ok_lines), len(self.error_lines)
+        completed, failed = self.line_counts()
         return {"total": len(self.refs), "completed": completed, "failed": failed}
+
+    def line_counts(self) -> tuple[int, int]:
+        """(succeeded, failed) lines so far, those already written out included."""
+        return len(self.ok_lines) + self.released[0], len(self.error_lines) + self.released[1]
+
+    def release_lines(self) -> None:
+        """Drop the lines once the result files hold them (the counts stay)."""
+        self.released = self.line_counts()
+        self.ok_lines, self.error_lines = [], []
 
     def to_dict(self) -> dict[str, Any]:
         """The Batch object, every key present (null when unset)."""

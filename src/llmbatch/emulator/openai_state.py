@@ -219,6 +219,7 @@ class OpenAIState:
         # else: expired without batch_expired lines; counts do not add up (F.5)
         batch.output_file_id = self._result_file(batch, batch.ok_lines, "output", at)
         batch.error_file_id = self._result_file(batch, batch.error_lines, "error", at)
+        batch.release_lines()
         batch.status = outcome
         batch.stamps[f"{outcome}_at"] = at
         if batch.input_path is not None:
