@@ -236,7 +236,8 @@ def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) ->
     """The columns collect() appends, in row order: answers, then `.error` and usage.
 
     Marks the outcome of every row whose answer is unusable (`invalid_output`), so that
-    `retry_failed()` sees it.
+    `retry_failed()` sees it. An embedding's vector moves from its reply into the column (the
+    reply's `data` is emptied): at a million vectors, never two copies.
     """
     read = answer_reader(spec)
     slots = outcomes.slots
@@ -246,6 +247,11 @@ def answer_table(spec: TaskSpec, outcomes: Outcomes, options: dict[str, Any]) ->
     read_out = [_NO_REPLY if r is None else read(r) for r in replies]
     values = [v for v, _ in read_out]
     errors = [e for _, e in read_out]
+    del read_out
+    if spec.kind == "embed":  # the vectors now live in `values` only (see `vector_column`)
+        for reply in replies:
+            if reply is not None:
+                reply.data = None
     for i, outcome in enumerate(slots):
         if outcome is None:
             errors[i] = "not sent"

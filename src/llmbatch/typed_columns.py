@@ -7,6 +7,9 @@ and no value is converted silently (2.5 never becomes 2).
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import mmap
 from array import array
 from collections import Counter
 from typing import Any
@@ -26,22 +29,62 @@ _PACKED = {"d": pa.float64(), "f": pa.float32()}
 
 def vector_column(values: list[Any]) -> pa.Array:
     """The `embedding` column (list<double>); packed vectors (`array('d')`, or `array('f')`
-    from base64) are copied as bytes and widened by Arrow, not converted one float at a time."""
+    from base64) are copied as bytes into one buffer, not converted one float at a time.
+
+    Consumes `values`: each vector's slot is emptied once it is copied, so the vectors and the
+    column are never both whole in memory (200,000 vectors of 256 are 410 MB each way).
+    """
     present = [v for v in values if v is not None]
     total = sum(len(v) for v in present)
     codes = {v.typecode if isinstance(v, array) else None for v in present}
+    del present
     if len(codes) > 1 or not codes <= set(_PACKED) or total >= 2**31:  # int32 list offsets
         return pa.array([None if v is None else list(v) for v in values], pa.list_(pa.float64()))
+    widen = codes == {"f"}  # base64 vectors are float32: widened one at a time as copied
+    width = 8
+    # an anonymous map: its pages are touched only as vectors are copied in (a bytearray's are
+    # all zeroed at once), and the vectors are freed as they go: never two whole copies
+    flat = mmap.mmap(-1, max(total * width, 1))
+    view = memoryview(flat)
     offsets: list[int | None] = []
     end = 0
-    for v in values:
+    for i, v in enumerate(values):
         offsets.append(None if v is None else end)  # a null offset makes a null list
-        end += 0 if v is None else len(v)
+        if v is not None:
+            wide = array("d", v) if widen else v
+            view[end * width : (end + len(v)) * width] = memoryview(wide).cast("B")
+            end += len(v)
+            values[i] = None
+            if i % _TRIM_EVERY == 0:
+                _give_back()
     offsets.append(end)
-    code = codes.pop() if codes else None  # never None when set: `codes <= set(_PACKED)`
-    kind = pa.float64() if code is None else _PACKED[code]
-    flat = pa.Array.from_buffers(kind, end, [None, pa.py_buffer(b"".join(present))])
-    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), flat.cast(pa.float64()))
+    view.release()
+    _give_back()
+    data = pa.Array.from_buffers(pa.float64(), end, [None, pa.py_buffer(flat)])  # no copy
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), data)
+
+
+_TRIM_EVERY = 16_384  # vectors copied between two returns of freed memory to the system
+
+
+def _give_back() -> None:
+    """Return freed heap memory to the system (glibc's `malloc_trim`; elsewhere a no-op).
+
+    A vector's buffer is freed once copied, but glibc keeps freed heap pages mapped: without
+    this the vectors' pages stay resident beside the column built from them (measured at
+    200,000 vectors of 256: peak 1,075 MB without, see `vector_column`).
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 _SCALARS: dict[str, pa.DataType] = {
