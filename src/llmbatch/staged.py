@@ -17,6 +17,7 @@ from typing import Any, overload
 
 import pyarrow.parquet as pq
 
+from llmbatch import frames
 from llmbatch.ids import check_ids
 from llmbatch.pipeline import JobRequest, Rows, build_texts, check_texts
 
@@ -102,32 +103,10 @@ def read_staged_rows(staged: StagedFrame, req: JobRequest, needed: list[str]) ->
     if req.id is None:
         return Rows(None, sliced, skipped)
     id_col = req.id
-    if not _ids_plainly_fine(staged.path, id_col):
+    if not frames.parquet_ids_plainly_fine(staged.path, id_col):
         check_ids([v for _, data in staged.slices([id_col]) for v in data[id_col]], id_col)
 
     def id_reader() -> Iterator[list[Any]]:
         return (data[id_col] for _, data in staged.slices([id_col]))
 
     return Rows(None, sliced, skipped, id_reader=id_reader)
-
-
-def _ids_plainly_fine(path: Path, column: str) -> bool:
-    """Whether an id column holds no null (or NaN) and no value twice, found without any
-    Python object a row: unique 64-bit hashes prove the values unique (a collision only
-    sends the column to the exact check, `ids.check_ids`, which names the rows)."""
-    import polars as pl
-
-    ids = pl.scan_parquet(path).select(pl.col(column))
-    kind = ids.collect_schema()[column]
-    missing = pl.col(column).is_null().sum()
-    if kind.is_float():
-        missing = missing + pl.col(column).is_nan().sum()
-    if kind.is_nested() or kind == pl.Object:
-        return False  # lists and such: the exact check words the refusal
-    found = ids.select(
-        missing.alias("missing"),
-        pl.col(column).hash().n_unique().alias("distinct"),
-        pl.len().alias("rows"),
-    ).collect()
-    missing_count, distinct, rows = found.row(0)
-    return missing_count == 0 and distinct == rows
