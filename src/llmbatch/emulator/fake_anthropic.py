@@ -14,9 +14,20 @@ from __future__ import annotations
 
 import base64
 
-from llmbatch.emulator.catalog import ANTHROPIC_ALIASES
-from llmbatch.emulator.fake_anthropic_checks import check_params, custom_tools, output_schema
-from llmbatch.emulator.fake_schema import break_instance, schema_instance, structured_text
+from llmbatch.emulator.fake_anthropic_checks import check_messages, check_params, custom_tools
+from llmbatch.emulator.fake_anthropic_plan import (
+    MessagesPlan,
+    Segment,
+    block_segment,
+    messages_plan,
+    rest_segments,
+)
+from llmbatch.emulator.fake_schema import (
+    break_instance,
+    compiled_text,
+    schema_instance,
+    structured_text,
+)
 from llmbatch.emulator.fake_text import (
     BAD_JSON_MARKER,
     BAD_SCHEMA_MARKER,
@@ -34,7 +45,6 @@ from llmbatch.emulator.fake_text import (
     words_of,
 )
 
-_IMAGE_TOKENS = 1600
 _WARM_IN_FOUR = 3
 
 
@@ -48,29 +58,36 @@ def messages_answer(params: dict, salt: str, *, checked: bool = False) -> tuple[
     """``("succeeded", Message)`` or ``("errored", ErrorResponse)`` for one request.
 
     ``checked``: ``params`` already passed :func:`check_params` (skip running it again).
+    What the params ask apart from their messages is checked and prepared once per batch
+    (:mod:`fake_anthropic_plan`).
     """
-    problem = None if checked else check_params(params)
+    if not isinstance(params, dict):
+        return "errored", anthropic_error(check_params(params) or "")
+    plan = messages_plan(params)
+    problem = None
+    if not checked:
+        problem = plan.basics_problem or check_messages(params.get("messages"))
+        problem = problem or plan.options_problem
     if problem is not None:
         return "errored", anthropic_error(problem)
-    seed = digest(
-        "messages",
-        {k: v for k, v in params.items() if k not in ("metadata", "service_tier")},
-    )
-    blocks, stop_reason, stop_sequence, output_tokens = _content(params, seed, salt)
+    seed = plan.seed(params)
+    blocks, stop_reason, stop_sequence, output_tokens = _content(params, plan, seed, salt)
     message = {
         "id": make_id("msg_01", 22, seed, salt),
         "type": "message",
         "role": "assistant",
-        "model": ANTHROPIC_ALIASES.get(params["model"], params["model"]),
+        "model": plan.model,
         "content": blocks,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "usage": _usage(params, seed, output_tokens),
+        "usage": _usage(params, plan, seed, output_tokens),
     }
     return "succeeded", message
 
 
-def _content(params: dict, seed: bytes, salt: str) -> tuple[list[dict], str, str | None, int]:
+def _content(
+    params: dict, plan: MessagesPlan, seed: bytes, salt: str
+) -> tuple[list[dict], str, str | None, int]:
     """``(blocks, stop_reason, stop_sequence, output tokens)``."""
     user = _last_user(params["messages"])
     blocks, spent = _thinking(params, user, seed)
@@ -83,9 +100,11 @@ def _content(params: dict, seed: bytes, salt: str) -> tuple[list[dict], str, str
         block, tokens = _tool_use(tool, user, seed, salt, budget)
         stop = "tool_use" if tokens <= budget else "max_tokens"
         return [*blocks, block], stop, None, spent + min(tokens, budget)
-    found = output_schema(params)
+    found = plan.found
     if found is None:
         text = reply_text(user, seed)
+    elif plan.compiled is not None:
+        text = compiled_text(plan.compiled, seed, user)
     else:
         text = structured_text(found[1]["schema"], seed, words_of(user), user)  # type: ignore[index]
     text, cut = fit_tokens(text, budget)
@@ -130,8 +149,10 @@ def _thinking(params: dict, user: str, seed: bytes) -> tuple[list[dict], int]:
 
 def _forced_tool(params: dict, seed: bytes) -> dict | None:
     choice = params.get("tool_choice")
-    tools = custom_tools(params)
     kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind not in ("tool", "any"):
+        return None  # nothing forced (the common case): skip looking at the tools
+    tools = custom_tools(params)
     if kind == "tool":
         return next(t for t in tools if t.get("name") == choice["name"])  # type: ignore[index]
     if kind == "any" and tools:
@@ -139,12 +160,11 @@ def _forced_tool(params: dict, seed: bytes) -> dict | None:
     return None
 
 
-def _usage(params: dict, seed: bytes, output_tokens: int) -> dict:
+def _usage(params: dict, plan: MessagesPlan, seed: bytes, output_tokens: int) -> dict:
     """``usage``: uncached input tokens, cache reads or writes (see module doc), output."""
-    segments = _segments(params)
+    segments = _segments(params, plan)
     total = sum(tokens for tokens, _ in segments)
-    found = output_schema(params)
-    schema_tokens = estimate_tokens(found[1]) if found is not None else 0
+    schema_tokens = plan.schema_tokens
     marked = [i for i, (_, mark) in enumerate(segments) if isinstance(mark, dict)]
     auto = params.get("cache_control")
     if isinstance(auto, dict) and segments:
@@ -171,32 +191,16 @@ def _usage(params: dict, seed: bytes, output_tokens: int) -> dict:
     }
 
 
-def _segments(params: dict) -> list[tuple[int, object]]:
+def _segments(params: dict, plan: MessagesPlan) -> list[Segment]:
     """``(tokens, cache_control)`` per prompt piece: tools, system blocks, content blocks."""
-    segments: list[tuple[int, object]] = []
-    for tool in params.get("tools") or []:
-        if isinstance(tool, dict):
-            body = {k: v for k, v in tool.items() if k != "cache_control"}
-            segments.append((estimate_tokens(body), tool.get("cache_control")))
-    system = params.get("system")
-    for block in [system] if isinstance(system, str) else system or []:
-        segments.append(_block_segment(block))
+    segments = list(rest_segments(params) if plan.segments is None else plan.segments)
     for message in params["messages"]:
         content = message["content"]
-        for block in [content] if isinstance(content, str) else content:
-            segments.append(_block_segment(block))
+        if isinstance(content, str):
+            segments.append((estimate_tokens(content), None))
+        else:
+            segments.extend(map(block_segment, content))
     return segments
-
-
-def _block_segment(block: object) -> tuple[int, object]:
-    if isinstance(block, str):
-        return estimate_tokens(block), None
-    if not isinstance(block, dict):
-        return estimate_tokens(block), None
-    if block.get("type") == "image":
-        return _IMAGE_TOKENS, block.get("cache_control")
-    text = content_text([block]) or {k: v for k, v in block.items() if k != "cache_control"}
-    return estimate_tokens(text), block.get("cache_control")
 
 
 def _text_block(text: str) -> dict:

@@ -30,10 +30,13 @@ def check_params(params: object) -> str | None:
     """The ``invalid_request_error`` message the API would give for ``params``, or None."""
     if not isinstance(params, dict):
         return "params: Input should be a valid dictionary"
+    return check_basics(params) or check_messages(params.get("messages")) or check_options(params)
+
+
+def check_options(params: dict) -> str | None:
+    """The checks after the messages (valid basics assumed); none of them reads the messages."""
     return (
-        _check_basics(params)
-        or _check_messages(params.get("messages"))
-        or _check_temperature(params.get("temperature"))
+        _check_temperature(params.get("temperature"))
         or _check_thinking(params)
         or _check_tools(params)
         or _check_format(params)
@@ -59,7 +62,8 @@ def output_schema(params: dict) -> tuple[str, object] | None:
     return None
 
 
-def _check_basics(params: dict) -> str | None:
+def check_basics(params: dict) -> str | None:
+    """The first checks: ``model``, ``max_tokens`` and the type of ``system``."""
     model = params.get("model")
     if model is None:
         return "model: Field required"
@@ -78,7 +82,8 @@ def _check_basics(params: dict) -> str | None:
     return None
 
 
-def _check_messages(messages: object) -> str | None:
+def check_messages(messages: object) -> str | None:
+    """The ``messages`` checks: roles, content, only a final assistant message may be empty."""
     if messages is None:
         return "messages: Field required"
     if not isinstance(messages, list):
@@ -86,24 +91,37 @@ def _check_messages(messages: object) -> str | None:
     if not messages:
         return "messages: at least one message is required"
     for index, message in enumerate(messages):
-        where = f"messages.{index}"
-        if not isinstance(message, dict):
-            return f"{where}: Input should be a valid dictionary"
-        role = message.get("role")
-        if role is None:
-            return f"{where}.role: Field required"
-        if role == "system":
-            return _SYSTEM_ROLE
-        if role not in _ROLES:
-            return f"{where}.role: Input should be 'user' or 'assistant'"
-        content = message.get("content")
-        if content is None:
-            return f"{where}.content: Field required"
-        if not isinstance(content, (str, list)):
-            return f"{where}.content: Input should be a valid list"
-        final_assistant = index == len(messages) - 1 and role == "assistant"
-        if not content and not final_assistant:
-            return f"{where}: {_EMPTY_CONTENT}"
+        if isinstance(message, dict):  # the plain case, without building the field path
+            role, content = message.get("role"), message.get("content")
+            plain = type(role) is str and role in _ROLES
+            if plain and content and isinstance(content, (str, list)):
+                continue
+        problem = _message_problem(message, index, len(messages))
+        if problem is not None:
+            return problem
+    return None
+
+
+def _message_problem(message: object, index: int, count: int) -> str | None:
+    """What is wrong with message ``index`` of ``count``, or None."""
+    where = f"messages.{index}"
+    if not isinstance(message, dict):
+        return f"{where}: Input should be a valid dictionary"
+    role = message.get("role")
+    if role is None:
+        return f"{where}.role: Field required"
+    if role == "system":
+        return _SYSTEM_ROLE
+    if role not in _ROLES:
+        return f"{where}.role: Input should be 'user' or 'assistant'"
+    content = message.get("content")
+    if content is None:
+        return f"{where}.content: Field required"
+    if not isinstance(content, (str, list)):
+        return f"{where}.content: Input should be a valid list"
+    final_assistant = index == count - 1 and role == "assistant"
+    if not content and not final_assistant:
+        return f"{where}: {_EMPTY_CONTENT}"
     return None
 
 

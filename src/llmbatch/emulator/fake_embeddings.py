@@ -4,19 +4,13 @@ Each input's vector comes from ``shake_256(model, text)``, one byte per componen
 picks a sign and one of 128 magnitudes (half-normal quantiles), and the vector is scaled to
 unit length, so components look roughly Gaussian. A smaller ``dimensions`` reads a prefix of
 the same stream and re-normalises it, as text-embedding-3 models do: the same text points the
-same way at every size, in every batch. No numpy: ``bytes.translate`` does the per-component
-work in C, which keeps 50,000 vectors of 1536 floats to a few seconds.
+same way at every size, in every batch (the arithmetic is in :mod:`fake_vectors`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import math
-import statistics
-import struct
-import sys
-from array import array
 from typing import cast
 
 from llmbatch.emulator.fake_openai_checks import (
@@ -89,41 +83,16 @@ def unit_vector(seed: bytes, size: int) -> list[float]:
 
     Example: ``unit_vector(b"seed", 3)`` has length 3 and norm 1 (to float32 precision).
     """
-    words = array("f")
-    words.frombytes(vector_bytes(seed, size))
-    if sys.byteorder == "big":  # pragma: no cover - the bytes are little-endian
-        words.byteswap()
-    return words.tolist()
+    from llmbatch.emulator import fake_vectors  # numpy on first use: the emulator starts lean
+
+    return fake_vectors.unit_vector(seed, size)
 
 
 def vector_bytes(seed: bytes, size: int) -> bytes:
     """The unit vector as little-endian float32 bytes (what ``encoding_format=base64`` sends)."""
-    raw = hashlib.shake_256(seed).digest(size)
-    # squared length in units of the level table: 16-bit weights summed in two byte halves
-    total = (sum(raw.translate(_WEIGHT_HIGH)) << 8) + sum(raw.translate(_WEIGHT_LOW))
-    scale = 1.0 / math.sqrt(total)
-    table = _PACK.pack(*[level * scale for level in _LEVELS])
-    out = bytearray(4 * size)
-    for offset in range(4):  # byte k of component i is byte k of its level's float32
-        out[offset::4] = raw.translate(table[offset::4])
-    return bytes(out)
+    from llmbatch.emulator import fake_vectors
 
-
-def _level_table() -> tuple[bytes, bytes, tuple[float, ...]]:
-    """Per byte value: its weight's high and low bytes, and its signed magnitude sqrt(weight)."""
-    normal = statistics.NormalDist()
-    top = normal.inv_cdf(0.5 + 127.5 / 256)
-    weights = [
-        max(1, round((normal.inv_cdf(0.5 + (level + 0.5) / 256) / top) ** 2 * 0xFFFF))
-        for level in range(128)
-    ]
-    weights += weights
-    levels = tuple(math.sqrt(w) * (1.0 if b < 128 else -1.0) for b, w in enumerate(weights))
-    return bytes(w >> 8 for w in weights), bytes(w & 0xFF for w in weights), levels
-
-
-_WEIGHT_HIGH, _WEIGHT_LOW, _LEVELS = _level_table()
-_PACK = struct.Struct("<256f")
+    return fake_vectors.vector_bytes(seed, size)
 
 
 def _seed(model: str, item: str | list[int]) -> bytes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -28,7 +28,7 @@ def json_key(value: object) -> bytes | None:
         key = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
     except TypeError:
         return None
-    if key == b"null" or b":null" in key or b",null" in key or b"[null" in key:
+    if b"null" in key and (key == b"null" or b":null" in key or b",null" in key or b"[null" in key):
         try:  # a real null, or NaN / Infinity written as one?
             json.dumps(value, allow_nan=False)
         except ValueError:
@@ -45,13 +45,50 @@ def by_json(function: Callable[[Any], _R]) -> Callable[[Any], _R]:
         key = json_key(value)
         if key is None:
             return function(value)
-        try:
-            return cache[key]
-        except KeyError:
-            pass
-        if len(cache) >= _MAX_ENTRIES:
-            cache.clear()
-        result = cache[key] = function(value)
-        return result
+        return _cached(cache, key, lambda: function(value))
 
     return memoised
+
+
+def _cached(cache: dict[bytes, _R], key: bytes, make: Callable[[], _R]) -> _R:
+    """`cache[key]`, made by `make()` on a miss (the cache starts over past 256 entries)."""
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    if len(cache) >= _MAX_ENTRIES:
+        cache.clear()
+    result = cache[key] = make()
+    return result
+
+
+class RestMemo(Generic[_R]):
+    """A plan built from a request body without its per-row key, memoised by the rest's bytes.
+
+    The rows of a batch usually differ only in that key (their messages), so the rest is
+    checked and prepared once. The plan is built from a private copy of the rest (callers may
+    mutate their bodies later); a rest with no exact key gets a plan for that call only. As
+    for :func:`by_json`, a tuple counts as the list it is written as (parsed JSON has none).
+    """
+
+    def __init__(self, build: Callable[[dict], _R], varying: str) -> None:
+        self.build = build
+        self.varying = varying
+        self._cache: dict[bytes, _R] = {}
+
+    def __call__(self, body: dict) -> _R:
+        rest = dict(body)
+        rest.pop(self.varying, None)
+        key = json_key(rest)
+        if key is None:
+            return self.build(rest)
+        return _cached(self._cache, key, lambda: self.build(orjson.loads(key)))
+
+    def cache_clear(self) -> None:
+        """Forget every plan (tests compare answers with and without them)."""
+        self._cache.clear()
+
+
+def by_rest(varying: str) -> Callable[[Callable[[dict], _R]], RestMemo[_R]]:
+    """Decorate a plan builder as a :class:`RestMemo` keyed without ``varying``."""
+    return lambda build: RestMemo(build, varying)

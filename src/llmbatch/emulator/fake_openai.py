@@ -10,14 +10,17 @@ import functools
 from typing import NamedTuple, cast
 
 from llmbatch.emulator.catalog import OPENAI_ALIASES
+from llmbatch.emulator.fake_chat_plan import chat_plan
 from llmbatch.emulator.fake_openai_checks import (
-    check_chat,
+    check_chat_options,
     check_completions,
+    check_messages,
     check_moderations,
     forced_tool_name,
     is_reasoning_model,
 )
-from llmbatch.emulator.fake_schema import structured_text
+from llmbatch.emulator.fake_schema import compiled_text, structured_text
+from llmbatch.emulator.fake_schema_plan import Plan
 from llmbatch.emulator.fake_text import (
     FLAG_MARKER,
     REFUSAL_TEXT,
@@ -87,14 +90,23 @@ class Shaped(NamedTuple):
 
 
 def decide(
-    user: str, seed: bytes, fmt: tuple[str, object], tool: tuple[str, object] | None
+    user: str,
+    seed: bytes,
+    fmt: tuple[str, object],
+    tool: tuple[str, object] | None,
+    compiled: tuple[Plan, object] | None = None,
 ) -> Output:
-    """The answer to a request whose last user message is ``user`` (markers honoured)."""
+    """The answer to a request whose last user message is ``user`` (markers honoured).
+
+    ``compiled``: the json_schema format's schema, compiled beforehand (the same answer).
+    """
     if REFUSE_MARKER in user:
         return Output("refusal", REFUSAL_TEXT)
     if tool is not None:
         return Output("tool", structured_text(tool[1], seed, words_of(user), user), tool[0])
     kind, schema = fmt
+    if kind == "json_schema" and compiled is not None:
+        return Output("text", compiled_text(compiled, seed, user))
     if kind == "json_schema":
         schema = schema or {"type": "object"}
         return Output("text", structured_text(schema, seed, words_of(user), user))
@@ -106,6 +118,10 @@ def decide(
 
 def shape(output: Output, limit: int | None, reasoning: int, stop: object = None) -> Shaped:
     """Cut ``output`` to the visible-token budget (``limit`` minus reasoning) and at stops."""
+    if limit is None and stop is None:  # the usual case: nothing can cut the text
+        text = output.text
+        finish = "tool_calls" if output.kind == "tool" else "stop"
+        return Shaped(output, text, finish, text_tokens(text))
     budget = None if limit is None else limit - reasoning
     text, cut = fit_tokens(output.text, budget)
     if cut:
@@ -120,6 +136,11 @@ def reasoning_tokens(model: str, effort: object, seed: bytes) -> int:
     """Hidden reasoning tokens: 32 to 127 for reasoning models, 0 otherwise or with no effort."""
     if not is_reasoning_model(model) or effort in ("none", "minimal"):
         return 0
+    return reasoning_draw(seed)
+
+
+def reasoning_draw(seed: bytes) -> int:
+    """The hidden reasoning tokens of a reasoning model: 32 to 127, from the seed."""
     return 32 + int.from_bytes(seed[2:4], "little") % 96
 
 
@@ -136,34 +157,39 @@ def cached_tokens(prompt_tokens: int, seed: bytes) -> tuple[int, int]:
 
 
 def chat_answer(body: dict, created: int, salt: str) -> tuple[int, dict]:
-    """``(status, body)`` for one ``/v1/chat/completions`` request."""
-    problem = check_chat(body)
+    """``(status, body)`` for one ``/v1/chat/completions`` request.
+
+    What the body asks apart from its messages is checked and prepared once per batch
+    (:mod:`fake_chat_plan`); the row checks and answers its messages.
+    """
+    plan = chat_plan(body)
+    problem = plan.model_problem or check_messages(body)
+    if problem is None:
+        problem = check_chat_options(body) if plan.options_per_row else plan.problem
     if problem is not None:
-        return 400, problem
-    model, messages = body["model"], body["messages"]
-    fmt = _chat_format(body.get("response_format"))
-    seed = digest("chat", model, messages, body.get("tools"), fmt)
-    user = last_user(messages)
-    prompt = "\n".join(content_text(m.get("content")) for m in messages)
-    prompt_tokens = estimate_tokens(prompt) + extra_tokens(body.get("tools"), fmt[1])
-    reasoning = reasoning_tokens(model, body.get("reasoning_effort"), seed)
-    limit = first_int(body, "max_completion_tokens", "max_tokens")
-    choices, completion, copies = [], 0, body.get("n") or 1
+        return 400, {"error": dict(problem["error"])}  # a copy: the plan's is shared
+    messages = body["messages"]
+    seed = plan.seed(messages, body.get("tools"))
+    user, prompt_tokens = read_messages(messages)
+    prompt_tokens += plan.extra_tokens
+    reasoning = reasoning_draw(seed) if plan.reasons else 0
+    choices, completion, copies = [], 0, plan.copies
     for index in range(copies):
         choice_seed = seed if index == 0 else digest(seed, index)
-        tool = forced_tool(body, choice_seed, nested=True)
-        shaped = shape(decide(user, choice_seed, fmt, tool), limit, reasoning, body.get("stop"))
+        tool = forced_tool(body, choice_seed, nested=True) if plan.forces_tool else None
+        output = decide(user, choice_seed, plan.fmt, tool, plan.compiled)
+        shaped = shape(output, plan.limit, reasoning, plan.stop)
         choices.append(_chat_choice(index, shaped, choice_seed, salt))
         completion += shaped.tokens + reasoning
     answer = {
         "id": make_id("chatcmpl-", 29, seed, salt),
         "object": "chat.completion",
         "created": created,
-        "model": snapshot_model(model),
+        "model": plan.snapshot,
         "choices": choices,
         "usage": _chat_usage(prompt_tokens, completion, reasoning * copies, seed),
         "service_tier": "default",
-        "system_fingerprint": fingerprint(model),
+        "system_fingerprint": plan.fingerprint,
     }
     return 200, answer
 
@@ -273,14 +299,6 @@ def _moderation(text: str, has_image: bool) -> dict:
     }
 
 
-def _chat_format(value: object) -> tuple[str, object]:
-    """``(kind, schema)`` of a chat ``response_format`` (already validated)."""
-    if not isinstance(value, dict):
-        return "text", None
-    spec = value.get("json_schema")
-    return value["type"], spec.get("schema") if isinstance(spec, dict) else None
-
-
 def forced_tool(body: dict, seed: bytes, *, nested: bool) -> tuple[str, object] | None:
     """``(name, parameters)`` of the function ``tool_choice`` forces, or None."""
     if body.get("tool_choice") is None:
@@ -297,6 +315,20 @@ def forced_tool(body: dict, seed: bytes, *, nested: bool) -> tuple[str, object] 
         if spec.get("name") == wanted:
             return wanted, spec.get("parameters") or {"type": "object", "properties": {}}
     return None
+
+
+def read_messages(messages: list) -> tuple[str, int]:
+    """The last user message's text and the prompt's tokens (every text, one per line).
+
+    ``messages`` are validated chat messages (objects).
+    """
+    texts = [c if type(c) is str else content_text(c) for c in [m.get("content") for m in messages]]
+    user = ""
+    for message, text in zip(reversed(messages), reversed(texts), strict=True):
+        if message.get("role") == "user":
+            user = text
+            break
+    return user, estimate_tokens("\n".join(texts))
 
 
 def last_user(messages: list) -> str:

@@ -19,6 +19,7 @@ _NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 _NAME_MAX = 64
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 _CHAT_ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+_PLAIN_ROLES = frozenset(_CHAT_ROLES) - {"tool"}  # a message with content needs nothing more
 _INPUT_ROLES = ("assistant", "system", "developer", "user")
 _FORMATS = ("text", "json_object", "json_schema")
 
@@ -77,17 +78,34 @@ def integer_above(param: str, most: int, value: object) -> dict:
 
 def check_chat(body: dict) -> dict | None:
     """Validate a ``/v1/chat/completions`` body."""
+    return check_chat_model(body) or check_messages(body) or check_chat_options(body)
+
+
+def check_chat_model(body: dict) -> dict | None:
+    """The first chat check: a model name."""
     model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return no_model()
+    return None if isinstance(model, str) and model else no_model()
+
+
+def check_chat_options(body: dict) -> dict | None:
+    """The chat checks after the messages (a valid ``model`` assumed).
+
+    Only a ``json_object`` format reads the messages (for the word 'json'), see
+    :func:`options_read_messages`.
+    """
     return (
-        _check_messages(body)
-        or _check_reasoning(body, model, "max_tokens")
+        _check_reasoning(body, body["model"], "max_tokens")
         or _check_sampling(body, ("max_tokens", "max_completion_tokens"), 1)
         or _check_integer(body, "n", 1, 128)
         or _check_chat_format(body)
         or _check_tools(body, nested=True)
     )
+
+
+def options_read_messages(body: dict) -> bool:
+    """Whether :func:`check_chat_options` depends on the messages (a json_object format)."""
+    fmt = body.get("response_format")
+    return isinstance(fmt, dict) and fmt.get("type") == "json_object"
 
 
 def check_responses(body: dict) -> dict | None:
@@ -127,7 +145,8 @@ def check_moderations(body: dict) -> dict | None:
     return None
 
 
-def _check_messages(body: dict) -> dict | None:
+def check_messages(body: dict) -> dict | None:
+    """The chat ``messages`` checks (each message an object with a known role and content)."""
     messages = body.get("messages")
     if messages is None:
         return missing("messages")
@@ -140,6 +159,10 @@ def _check_messages(body: dict) -> dict | None:
         )
         return openai_error(message, "messages", "empty_array")
     for index, item in enumerate(messages):
+        if isinstance(item, dict):  # the plain case, without building the field path
+            role = item.get("role")
+            if type(role) is str and role in _PLAIN_ROLES and item.get("content") is not None:
+                continue
         problem = _check_message(item, f"messages[{index}]")
         if problem is not None:
             return problem

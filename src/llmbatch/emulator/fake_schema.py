@@ -41,12 +41,15 @@ def schema_instance(schema: object, seed: bytes, words: Sequence[str] = ()) -> o
 
     Example: ``schema_instance({"enum": ["a", "b"]}, b"seed")`` is ``"a"`` or ``"b"``.
     """
-    plan, root = _plan(schema)
+    plan, root = compile_schema(schema)
     return plan.build(root, Walk(Rand(seed), tuple(words) or ("synthetic",)), 0)
 
 
-def _plan(schema: object) -> tuple[Plan, object]:
-    """The compiled plan of ``schema`` (shared by equal schemas) and the root to walk."""
+def compile_schema(schema: object) -> tuple[Plan, object]:
+    """The compiled plan of ``schema`` (shared by equal schemas) and the root to walk.
+
+    Callers that answer many rows with one schema hold on to this and skip the lookup.
+    """
     key = json_key(schema)
     if key is None:  # no exact key: compile this one for this call only
         return Plan(schema), schema
@@ -66,7 +69,18 @@ def structured_value(schema: object, seed: bytes, words: Sequence[str], user: st
 
 def structured_text(schema: object, seed: bytes, words: Sequence[str], user: str) -> str:
     """The structured answer as compact JSON text; cut in half (invalid) for ``[[bad_json]]``."""
-    text = dumps(structured_value(schema, seed, words, user)).decode()
+    return _as_text(structured_value(schema, seed, words, user), user)
+
+
+def compiled_text(compiled: tuple[Plan, object], seed: bytes, user: str) -> str:
+    """:func:`structured_text` for a schema compiled beforehand, the words read from ``user``."""
+    plan, root = compiled
+    value = plan.build(root, Walk(Rand(seed), None, user), 0)
+    return _as_text(break_instance(value) if BAD_SCHEMA_MARKER in user else value, user)
+
+
+def _as_text(value: object, user: str) -> str:
+    text = dumps(value).decode()
     if BAD_JSON_MARKER not in user:
         return text
     cut = text[: max(1, len(text) // 2)]

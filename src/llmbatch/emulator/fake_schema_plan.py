@@ -29,7 +29,7 @@ from llmbatch.emulator.fake_schema_parts import (
     merge,
     span,
 )
-from llmbatch.emulator.fake_text import Rand, canonical
+from llmbatch.emulator.fake_text import Rand, canonical, words_of
 
 NULL_ONE_IN = 5
 DEPTH_SOFT = 6
@@ -39,13 +39,25 @@ PATTERN_FALLBACK = "synthetic"
 
 
 class Walk:
-    """The per-row state of a walk: the random stream and the vocabulary for strings."""
+    """The per-row state of a walk: the random stream and the vocabulary for strings.
 
-    __slots__ = ("rand", "words")
+    The vocabulary is given, or read from ``text`` (:func:`words_of`) on first use: most
+    schemas of a classification never draw free text, so most rows never split their prompt.
+    """
 
-    def __init__(self, rand: Rand, words: tuple[str, ...]) -> None:
+    __slots__ = ("_text", "_words", "rand")
+
+    def __init__(self, rand: Rand, words: tuple[str, ...] | None, text: str = "") -> None:
         self.rand = rand
-        self.words = words
+        self._words = words
+        self._text = text
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The vocabulary (never empty: ``("synthetic",)`` when the text has no words)."""
+        if self._words is None:
+            self._words = words_of(self._text) or ("synthetic",)
+        return self._words
 
     def null_now(self, depth: int) -> bool:
         """Whether a nullable value is null this time (always, once deep)."""
@@ -84,7 +96,13 @@ class Plan:
         self.kept: list[object] = []  # every object a key in `nodes` is the id of
 
     def build(self, schema: object, walk: Walk, depth: int) -> object:
-        """An instance of ``schema`` (an object this plan keeps alive) at ``depth``."""
+        """An instance of ``schema`` (an object this plan keeps alive) at ``depth``.
+
+        Past ``DEPTH_HARD`` every node is null; the check is here, once per value, rather
+        than in each compiled function.
+        """
+        if depth > DEPTH_HARD:
+            return None
         return self.node(schema)(walk, depth)
 
     def node(self, schema: object) -> Gen:
@@ -169,11 +187,9 @@ class Plan:
     def _typed(self, schema: dict) -> Gen:
         types = schema.get("type")
         if isinstance(types, str):
-            gen = self._kind(schema, types)
-            return lambda walk, depth: None if depth > DEPTH_HARD else gen(walk, depth)
+            return self._kind(schema, types)  # callers check DEPTH_HARD (see build)
         if not (isinstance(types, list) and types):
-            gen = self._kind(schema, infer_type(schema))
-            return lambda walk, depth: None if depth > DEPTH_HARD else gen(walk, depth)
+            return self._kind(schema, infer_type(schema))
         non_null = [t for t in types if t != "null"]
         nullable = "null" in types
         kinds: dict[object, Gen] = {}
@@ -217,13 +233,17 @@ class Plan:
         minimum = schema.get("minProperties")
         fill = filler if extra is not False else None
         build = self.build
+        compiled: list[tuple[str, Gen, bool]] = []  # on first use: the schema may recurse
 
         def make(walk: Walk, depth: int) -> dict:
+            if len(compiled) < len(fields):
+                compiled[:] = [(name, self.node(sub), needed) for name, sub, needed in fields]
             deep = depth >= DEPTH_SOFT
+            child = depth + 1
             out: dict[str, object] = {}
-            for name, sub, needed in fields:
+            for name, gen, needed in compiled:
                 if needed or (not deep and walk.rand.below(4) != 0):
-                    out[name] = build(sub, walk, depth + 1)
+                    out[name] = gen(walk, child) if child <= DEPTH_HARD else None
             for name, sub in missing:
                 if name not in out:
                     out[name] = build(sub, walk, depth + 1)

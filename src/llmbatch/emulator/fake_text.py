@@ -33,6 +33,8 @@ _BASE62_PAIRS = tuple(low + high for high in _BASE62 for low in _BASE62)  # 62 *
 _SNIPPET_WORDS = 12
 _WORD = re.compile(r"[^\W_]+")
 _MAX_WORDS = 64
+_COUNTED = 256
+_COUNTS = tuple(count.to_bytes(8, "little") for count in range(_COUNTED))
 
 
 def canonical(value: object) -> bytes:
@@ -66,9 +68,9 @@ class Rand:
         """An integer in ``0..n-1`` (0 when ``n <= 1``)."""
         if n <= 1:
             return 0
-        self._count += 1
+        self._count = count = self._count + 1
         word = self._keyed.copy()
-        word.update(self._count.to_bytes(8, "little"))
+        word.update(_COUNTS[count] if count < _COUNTED else count.to_bytes(8, "little"))
         return int.from_bytes(word.digest(), "little") % n
 
     def chance(self, numerator: int, denominator: int) -> bool:
@@ -99,9 +101,25 @@ def base62(data: bytes, length: int) -> str:
 
 def make_id(prefix: str, length: int, *parts: object, hex_digits: bool = False) -> str:
     """A realistic, deterministic object id such as ``chatcmpl-<29 base62>``."""
-    data = digest("id", prefix, *parts, size=min(64, max(16, length)))
+    size = min(64, max(16, length))
+    data = _seed_salt_digest(prefix, parts, size) or digest("id", prefix, *parts, size=size)
     body = data.hex()[:length] if hex_digits else base62(data, length)
     return prefix + body
+
+
+def _seed_salt_digest(prefix: str, parts: tuple, size: int) -> bytes | None:
+    """``digest("id", prefix, seed, salt)`` for the usual bytes seed and str salt, or None.
+
+    The canonical form writes bytes as their ``repr``; passing it ready skips orjson's
+    fallback call.
+    """
+    if len(parts) != 2 or type(parts[0]) is not bytes or type(parts[1]) is not str:
+        return None
+    try:
+        data = orjson.dumps(("id", prefix, repr(parts[0]), parts[1]))
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate in the salt
+        return None
+    return hashlib.blake2b(data, digest_size=size).digest()
 
 
 def estimate_tokens(value: object) -> int:
