@@ -40,7 +40,7 @@ def vector_column(values: list[Any]) -> pa.Array:
     del present
     if len(codes) > 1 or not codes <= set(_PACKED) or total >= 2**31:  # int32 list offsets
         return pa.array([None if v is None else list(v) for v in values], pa.list_(pa.float64()))
-    widen = codes == {"f"}  # base64 vectors are float32: widened one at a time as copied
+    source = _PACKED[str(codes.pop())] if codes else pa.float64()
     width = 8
     # an anonymous map: its pages are touched only as vectors are copied in (a bytearray's are
     # all zeroed at once), and the vectors are freed as they go: never two whole copies
@@ -48,23 +48,27 @@ def vector_column(values: list[Any]) -> pa.Array:
     view = memoryview(flat)
     offsets: list[int | None] = []
     end = 0
-    for i, v in enumerate(values):
-        offsets.append(None if v is None else end)  # a null offset makes a null list
-        if v is not None:
-            wide = array("d", v) if widen else v
-            view[end * width : (end + len(v)) * width] = memoryview(wide).cast("B")
-            end += len(v)
-            values[i] = None
-            if i % _TRIM_EVERY == 0:
-                _give_back()
+    for start in range(0, len(values), _TRIM_EVERY):
+        chunk = [v for v in values[start : start + _TRIM_EVERY] if v is not None]
+        for v in values[start : start + _TRIM_EVERY]:
+            offsets.append(None if v is None else end)  # a null offset makes a null list
+            end += 0 if v is None else len(v)
+        if chunk:  # widened by Arrow a chunk at a time (base64 vectors are float32)
+            n = sum(len(v) for v in chunk)
+            part = pa.Array.from_buffers(source, n, [None, pa.py_buffer(b"".join(chunk))])
+            wide = part.cast(pa.float64()).buffers()[1]
+            at = (end - n) * width
+            view[at : at + n * width] = memoryview(wide).cast("B")[: n * width]
+        del chunk
+        values[start : start + _TRIM_EVERY] = [None] * len(values[start : start + _TRIM_EVERY])
+        _give_back()
     offsets.append(end)
     view.release()
-    _give_back()
     data = pa.Array.from_buffers(pa.float64(), end, [None, pa.py_buffer(flat)])  # no copy
     return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), data)
 
 
-_TRIM_EVERY = 16_384  # vectors copied between two returns of freed memory to the system
+_TRIM_EVERY = 16_384  # vectors copied at a time, then freed memory goes back to the system
 
 
 def _give_back() -> None:
