@@ -27,8 +27,9 @@ For each provider × verb (Anthropic has no embeddings, so that pair is skipped)
   parse the result files, validate answers, build typed columns, read the frame snapshot,
   merge. A hot path of ours.
 - prepare-limit / collect-limit: the per-row limit, measured in the same run, in the same kind
-  of fresh process: for prepare, one ``orjson.dumps`` of each row's request line, written out,
-  and the frame snapshot written (``frames.write_snapshot``: the same files a job folder holds);
+  of fresh process: for prepare, one ``orjson.dumps`` of each row's request line (the job's own
+  first line with each row's text put in: same endpoint, schema and options), written out, and
+  the frame snapshot written (``frames.write_snapshot``: the same files a job folder holds);
   for collect, ``orjson.loads`` of each result line, a dict from wire id to row, the answer
   pulled out (parsed for classify) and assigned as one column of the frame read from its
   snapshot. Each is printed with the ratio of our phase to it.
@@ -225,25 +226,43 @@ def _sunk(path: Path) -> dict[str, Any]:
 
 
 def limit_prepare(spec: dict[str, Any], df: Any) -> dict[str, Any]:
-    """The per-row limit of prepare: one `orjson.dumps` of each row's line, written out, and
+    """The per-row limit of prepare: one `orjson.dumps` of each row's request line (the very
+    line the job wrote: its first line, with each row's id and text put in), written out, and
     the frame snapshot every job keeps (the same files a job folder holds)."""
     import orjson
 
     from llmbatch import frames
 
     texts = df["body"].to_list() if spec["library"] == "polars" else df["body"].tolist()
-    url, model = "/v1/chat/completions", "gpt-4.1-mini"
+    first = Path(spec["path"]) / "requests" / "0000.jsonl"
+    with first.open("rb") as fh:
+        line = orjson.loads(fh.readline())
+    holder, key = _slot(line, texts[0])
     dest = Path(spec["path"]) / "limit-requests.jsonl"
     with dest.open("wb") as fh:
         for i, text in enumerate(texts):
-            body = {"model": model, "messages": [{"role": "user", "content": text}]}
-            line = {"custom_id": f"t-{i}", "method": "POST", "url": url, "body": body}
+            holder[key] = text
+            line["custom_id"] = f"t-{i}"
             fh.write(orjson.dumps(line) + b"\n")
     snapshot = Path(spec["path"]) / "limit-frame.parquet"
     frames.write_snapshot(df, snapshot)
     dest.unlink()
     snapshot.unlink()
     return {}
+
+
+def _slot(node: Any, text: str) -> tuple[Any, Any]:
+    """The container and key holding `text` in a decoded request line (its text slot)."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        if value == text:
+            return node, key
+        if isinstance(value, (dict, list)):
+            try:
+                return _slot(value, text)
+            except LookupError:
+                pass
+    raise LookupError(text)
 
 
 def limit_collect(spec: dict[str, Any]) -> dict[str, Any]:
