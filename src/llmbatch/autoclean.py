@@ -10,17 +10,37 @@ nothing remote) and that a failure never costs the collected frame: it is logged
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Protocol
 
 from llmbatch._exceptions import InputError, LLMBatchError
+from llmbatch.manifest import Manifest
 from llmbatch.status import JobStatus
-
-if TYPE_CHECKING:
-    from llmbatch.job import BatchHandle
 
 __all__ = ["clean_collected", "wants_cleanup"]
 
 log = logging.getLogger("llmbatch")
+
+
+class Cleanable(Protocol):
+    """What cleaning needs of a job handle (`job.BatchHandle`, which imports this module)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def provider(self) -> Any: ...
+
+    @property
+    def n_rows(self) -> int: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    def cleanup(self) -> list[str]: ...
 
 
 def wants_cleanup(cleanup: bool | None, default: bool) -> bool:
@@ -36,7 +56,7 @@ def wants_cleanup(cleanup: bool | None, default: bool) -> bool:
     return cleanup
 
 
-def clean_collected(job: BatchHandle) -> None:
+def clean_collected(job: Cleanable) -> None:
     """Delete the provider's copies of a job whose answers were just collected.
 
     Only once every shard has ended; a failure is logged, not raised, and only the shards whose
