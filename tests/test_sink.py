@@ -103,3 +103,18 @@ def test_without_a_snapshot_the_given_frame_is_written(emu: Any, tmp_path: Path)
     (job.path / "frame.parquet").unlink()
     again = llmbatch.load(job.path, frame=df)
     same(pd.read_parquet(again.collect(to=tmp_path / "o.parquet")), expected)
+
+
+def test_a_pandas_snapshot_is_written_in_row_groups(emu: Any) -> None:
+    """collect(to=) reads the snapshot a window at a time: a pandas frame's snapshot has row
+    groups of SNAPSHOT_GROUP rows, as a staged frame's has (not one group of every row)."""
+    import pyarrow.parquet as pq
+
+    from llmbatch.frames import SNAPSHOT_GROUP
+
+    rows = 2 * SNAPSHOT_GROUP + 1
+    df = pd.DataFrame({"body": [f"t{i}" for i in range(rows)]}, index=range(5, rows + 5))
+    job = df.llmbatch.complete(text="body", submit=False)
+    snapshot = pq.ParquetFile(job.path / "frame.parquet")
+    assert snapshot.num_row_groups == 3
+    assert snapshot.metadata.num_rows == rows

@@ -170,6 +170,9 @@ def is_utf8_column(frame: nw.DataFrame[Any], name: str) -> bool:
     return series.implementation.is_polars() or pandas_storage == "pyarrow"
 
 
+SNAPSHOT_GROUP = 100_000  # rows a row group of the frame snapshot (`sink.WINDOW` reads them)
+
+
 def write_snapshot(native: Any, path: Path) -> bool:
     """Write the frame as parquet (a pandas index is kept). Returns False if it cannot be.
 
@@ -182,8 +185,14 @@ def write_snapshot(native: Any, path: Path) -> bool:
     if not all(isinstance(c, str) for c in frame.columns):
         return False
     tmp = path.with_suffix(".parquet.part")
-    try:
-        frame.write_parquet(tmp)
+    try:  # in row groups, so `collect(to=)` reads the snapshot a window at a time
+        raw = frame.to_native()
+        if frame.implementation.is_pandas():
+            raw.to_parquet(tmp, row_group_size=SNAPSHOT_GROUP)
+        elif frame.implementation.is_polars():
+            raw.write_parquet(tmp, row_group_size=SNAPSHOT_GROUP)
+        else:
+            frame.write_parquet(tmp)
     except (pa.ArrowException, TypeError, ValueError):  # a column parquet cannot hold
         tmp.unlink(missing_ok=True)
         return False
