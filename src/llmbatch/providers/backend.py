@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
-from llmbatch._json import loads
 from llmbatch._retry import RetryStats
 from llmbatch.manifest import TERMINAL, Observation, Shard
 from llmbatch.prepare import Limits
@@ -180,10 +179,6 @@ class Backend(ABC):
 
     def lost_input_failure(self, shard: Shard) -> bool:
         return False
-
-    def read(self, shard: Shard, folder: JobFolder) -> Iterator[ResultLine]:
-        for raw in self.raw_lines(shard, folder):
-            yield self.parse_line(loads(raw))
 
     @staticmethod
     def raw_lines(shard: Shard, folder: JobFolder) -> Iterator[bytes]:
