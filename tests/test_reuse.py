@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import llmbatch
-from llmbatch.answer_index import INDEX_NAME
+from llmbatch.answer_index import INDEX_NAME, AnswerIndex
 from llmbatch.reuse import _with_custom_id
 from procs import finish, start
 
@@ -171,7 +171,7 @@ def test_two_processes_with_overlapping_jobs_share_the_index_safely(
     assert 300 + 200 + 100 <= batch_requests(emu) <= 300 + 200 + 300
     with sqlite3.connect(home / INDEX_NAME) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert db.execute("SELECT count(DISTINCT key) FROM answers").fetchone()[0] == 600
+    assert AnswerIndex(home).distinct_keys() == 600
 
 
 def test_a_copied_line_gets_the_new_custom_id_and_nothing_else() -> None:
