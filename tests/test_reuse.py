@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -210,3 +211,48 @@ def test_a_prepared_but_unsent_job_is_no_twin(emu: Any) -> None:
     df.llmbatch.complete(text="body", name="draft", submit=False)
     job = df.llmbatch.complete(text="body", name="real")
     assert not job.wait(poll_interval=0, progress=False)[".error"].any()
+
+
+def test_refused_and_cut_answers_are_indexed_but_never_reused(emu: Any) -> None:
+    """The index holds every answer the provider counted; whether one is kept is decided when
+    a later job would reuse it (the same request, so the same verdict)."""
+    df = frame(12)
+    df.loc[2, "body"] = "text 2 [[refuse]]"
+    df.loc[5, "body"] = "text 5 [[bad_json]]"
+    first = classify(df).wait(poll_interval=0, progress=False)
+    assert first[".error"].astype(bool).tolist() == [i in (2, 5) for i in range(12)]
+    assert AnswerIndex(emu_home(emu)).distinct_keys() == 12
+    again = classify(grown(df, 1, 0)).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 12 + 3  # the new row, and rows 2 and 5 again
+    assert again[".error"].astype(bool).tolist() == [i in (2, 5) for i in range(13)]
+
+
+def test_answers_the_download_could_not_index_are_indexed_later(
+    emu: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index that cannot be written when a download is checked costs nothing: the job
+    goes on, and its answers are read into the index when it next can be."""
+    home = emu_home(emu)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / INDEX_NAME).mkdir()  # not a database: every write fails
+    job = classify(frame(30))
+    out = job.wait(poll_interval=0, progress=False)
+    assert not out[".error"].any()
+    assert "not indexed" in caplog.text
+    assert not any(s["indexed"] for s in job_manifest(job)["shards"])
+    (home / INDEX_NAME).rmdir()
+    job.status()  # indexes what is collected and not yet indexed
+    shards = job_manifest(job)["shards"]
+    assert all(s["indexed"] for s in shards)
+    assert sum(s["tokens"]["output"] for s in shards) == job.usage().output_tokens > 0
+    assert AnswerIndex(home).distinct_keys() == 30
+    classify(grown(frame(30), 1, 0)).wait(poll_interval=0, progress=False)
+    assert batch_requests(emu) == 30 + 1
+
+
+def emu_home(emu: Any) -> Path:
+    return Path(os.environ["LLMBATCH_HOME"])
+
+
+def job_manifest(job: Any) -> Any:
+    return orjson.loads((job.path / "job.json").read_bytes())

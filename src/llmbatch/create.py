@@ -48,12 +48,14 @@ from llmbatch.pipeline import (
 )
 from llmbatch.prepare import PreparedShard, ranges, write_shards
 from llmbatch.providers import resolve_provider
+from llmbatch.providers.backend import Backend
 from llmbatch.reuse import (
     KEYS_FILE,
     REUSED_FILE,
     Reused,
     copy_answers,
     digest_rows,
+    keeps_answer,
     request_header,
     reused_shard,
 )
@@ -165,7 +167,7 @@ def _prepare_and_submit(draft: _Draft) -> BatchHandle:
             return _existing(final, draft, identity)
         if not req.force:
             _refuse_twin(home, identity["hash"], name)
-        reused = _reuse(draft, home, keys, tag, temp)
+        reused = _reuse(draft, home, keys, tag, temp, backend)
         _check_budget(draft, reused)
         shards = _write_requests(draft, temp, backend, tag, set(reused.rows))
         write_atomic(temp.path / KEYS_FILE, bytes(keys))
@@ -253,13 +255,16 @@ def _digest(draft: _Draft) -> tuple[bytearray, dict[str, Any]]:
     return keys, identity
 
 
-def _reuse(draft: _Draft, home: Path, keys: bytearray, tag: str, temp: JobFolder) -> Reused:
+def _reuse(
+    draft: _Draft, home: Path, keys: bytearray, tag: str, temp: JobFolder, backend: Backend
+) -> Reused:
     """Copy earlier answers to the same requests into the new job (unless `reuse=False`, or
     `force=True`, which asks for the work to be done anew)."""
     if not draft.req.reuse or draft.req.force:
         return Reused()
     dest = temp.path / REUSED_FILE
-    return copy_answers(AnswerIndex(home), keys, draft.rows.sent(), tag, dest)
+    keeps = keeps_answer(draft.spec, backend)
+    return copy_answers(AnswerIndex(home), keys, draft.rows.sent(), tag, dest, keeps)
 
 
 def _write_requests(

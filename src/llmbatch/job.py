@@ -33,6 +33,7 @@ from llmbatch.providers import Anthropic, OpenAI, provider_from_manifest
 from llmbatch.providers.registry import make_backend
 from llmbatch.reading import check_results, failed_batch_error, read_outcomes
 from llmbatch.realtime import Realtime
+from llmbatch.result_tally import ResultTally
 from llmbatch.results import (
     ERROR_KINDS,
     RETRY_KINDS,
@@ -41,7 +42,7 @@ from llmbatch.results import (
     paused_gc,
     warn_truncated,
 )
-from llmbatch.reuse import index_collected, line_reader
+from llmbatch.reuse import index_collected
 from llmbatch.sink import Snapshot, sink_parquet
 from llmbatch.state import JobState
 from llmbatch.status import JobStatus
@@ -49,7 +50,6 @@ from llmbatch.store import JobFolder
 from llmbatch.sync_options import SyncOptions
 from llmbatch.tasks import TaskSpec
 from llmbatch.waiting import check_seconds, poll_until_done
-from llmbatch.wire import Reply
 
 __all__ = ["BatchHandle", "make_backend"]
 
@@ -110,7 +110,9 @@ class BatchHandle:
         self._tally = HttpTally(self._backend)  # this process's HTTP counters, saved with state
         recorded = Path(self._m.home) if self._m.home else None  # where its claims live
         home = recorded if recorded is not None and recorded.is_dir() else folder.path.parent
-        self._life = Lifecycle(self._state, self._backend, Claims(home), self._m.tag)
+        self._life = Lifecycle(
+            self._state, self._backend, Claims(home), self._m.tag, self.spec.endpoint
+        )
         self._realtime: Realtime | None = None  # sync mode: the realtime API sends the rows
         if self._m.mode == "sync":
             options = SyncOptions.from_dict(self._m.sync)
@@ -193,11 +195,8 @@ class BatchHandle:
         """Tally the tokens of newly collected shards and index their usable answers for
         reuse by later jobs (`reuse.index_collected`; never fails the job)."""
         if any(s.collected and not s.indexed for s in self._m.shards):
-            read = line_reader(self.spec, self._backend.parse_line, self._reply)
-            self._m = index_collected(self._state, self._life.claims.home, self._m.tag, read)
-
-    def _reply(self, payload: dict[str, Any]) -> Reply:
-        return self._backend.reply(self.spec.endpoint, payload)
+            tally = functools.partial(ResultTally, self._backend, self.spec.endpoint)
+            self._m = index_collected(self._state, self._life.claims.home, self._m.tag, tally)
 
     # -- submit ---------------------------------------------------------------------------
     @_public

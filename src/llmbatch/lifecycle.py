@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -35,11 +36,13 @@ from llmbatch._exceptions import (
     ResultsIntegrityError,
 )
 from llmbatch._retry import sleep
+from llmbatch.answer_index import AnswerIndex
 from llmbatch.claims import Claims
 from llmbatch.manifest import TERMINAL, Manifest, Observation, Shard
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import LOST_INPUT, Backend, Created, now
 from llmbatch.quota import QueuePacer, QuotaBook, estimate_shard_tokens, in_flight
+from llmbatch.result_tally import ResultTally
 from llmbatch.state import JobState
 from llmbatch.store import DENIED, file_shape, folder_error, make_dir
 from llmbatch.verify import Problem, check_download, check_request_file
@@ -49,6 +52,8 @@ __all__ = ["DOWNLOAD_ATTEMPTS", "SENDERS", "Lifecycle"]
 log = logging.getLogger("llmbatch")
 T = TypeVar("T")
 DOWNLOAD_ATTEMPTS = 3  # fetches of one shard's results before a damaged download is an error
+# a download's files (kind, path), why it is not trusted (None: it is), and what its lines hold
+Fetched = tuple[list[tuple[str, Path]], Problem | None, ResultTally]
 SENDERS = 4  # shards uploaded (and then created, one at a time) at once by one process
 
 
@@ -60,11 +65,14 @@ def _refused(exc: APIStatusError) -> bool:
 class Lifecycle:
     """The remote steps of one job's shards (used by `BatchHandle` only)."""
 
-    def __init__(self, state: JobState, backend: Backend, claims: Claims, tag: str) -> None:
+    def __init__(
+        self, state: JobState, backend: Backend, claims: Claims, tag: str, endpoint: str
+    ) -> None:
         self.state = state
         self.backend = backend
         self.claims = claims
         self.tag = tag
+        self.endpoint = endpoint
         self.folder = state.folder
         self.pacer = QueuePacer(QuotaBook(claims.home))
         self._creating = threading.Lock()
@@ -265,9 +273,9 @@ class Lifecycle:
             for attempt in range(DOWNLOAD_ATTEMPTS):
                 if attempt:
                     sleep(min(2.0**attempt, 30.0))
-                files, problem = self._fetch_writing(shard)
+                files, problem, tally = self._fetch_writing(shard)
                 if problem is None:
-                    self._keep(shard, files)
+                    self._keep(shard, files, tally)
                     return
                 if problem.wrong_batch and shard.adopted:
                     return self._release(shard, problem)
@@ -280,7 +288,7 @@ class Lifecycle:
             )
             raise ResultsIntegrityError(msg, shard=index)
 
-    def _fetch_writing(self, shard: Shard) -> tuple[list[tuple[str, Path]], Problem | None]:
+    def _fetch_writing(self, shard: Shard) -> Fetched:
         """`_fetch_once`, with a failure to write the files (disk full, read-only folder, a
         file-size limit) as a JobFolderError that says the job resumes once it is fixed."""
         try:
@@ -296,7 +304,7 @@ class Lifecycle:
             doing = f"write the results of shard {shard.index} (batch {shard.batch_id})"
             raise folder_error(exc, doing, hint) from None
 
-    def _fetch_once(self, shard: Shard) -> tuple[list[tuple[str, Path]], Problem | None]:
+    def _fetch_once(self, shard: Shard) -> Fetched:
         token = f"{os.getpid()}-{secrets.token_hex(4)}"
         results = self.folder.results_dir
 
@@ -304,24 +312,27 @@ class Lifecycle:
             return results / f".{shard.index:04d}.{kind}.{token}.part"
 
         files: list[tuple[str, Path]] = []
+        tally = ResultTally(self.backend, self.endpoint)
         try:
             try:
                 files = self.backend.download(shard, dest)
             except NotFoundError as exc:  # results can 404 for a few seconds after the end (F.11)
-                return [], Problem(f"the provider answered 404 for the results ({exc.message})")
+                gone = Problem(f"the provider answered 404 for the results ({exc.message})")
+                return [], gone, tally
             problem = check_download(
                 files,
                 tag=self.tag,
                 rows=set(unranges(shard.rows)),
                 succeeded=int(shard.counts.get("completed") or 0),
                 is_answer=self.backend.is_answer,
+                on_answer=tally.answer,
             )
         except BaseException:
             _remove(files)
             raise
         if problem is not None:
             _remove(files)
-        return files, problem
+        return files, problem, tally
 
     def _remove_stale_parts(self, index: int) -> None:
         """Temp files of this shard's downloads that a killed process left (we hold the claim,
@@ -331,15 +342,36 @@ class Lifecycle:
             if mark in path.name:
                 path.unlink(missing_ok=True)
 
-    def _keep(self, shard: Shard, files: list[tuple[str, Path]]) -> None:
-        """Put the checked files in place and record their shapes (checked before each read)."""
+    def _keep(self, shard: Shard, files: list[tuple[str, Path]], tally: ResultTally) -> None:
+        """Put the checked files in place and record their shapes (checked before each read);
+        index their answers for reuse and record the shard's tokens, from the check's one read
+        (if the index cannot be written, `reuse.index_collected` reads the files later)."""
         kept: dict[str, list[int]] = {}
+        names: dict[Path, str] = {}
         for kind, path in files:
             final = self.folder.result_path(shard.index, kind)
             shape = file_shape(path)
             os.replace(path, final)
-            kept[str(final.relative_to(self.folder.path))] = shape
-        self._update(shard.index, lambda s: s.record_download(list(kept), kept))
+            names[path] = str(final.relative_to(self.folder.path))
+            kept[names[path]] = shape
+        indexed = self._index(tally, names)
+
+        def record(s: Shard) -> None:
+            s.record_download(list(kept), kept)
+            if indexed:
+                s.mark_indexed(tally.tokens)
+
+        self._update(shard.index, record)
+
+    def _index(self, tally: ResultTally, names: dict[Path, str]) -> bool:
+        """Add a download's answers to the home's answer index; False if it failed (logged:
+        reuse is a saving, never a condition of the job)."""
+        try:
+            AnswerIndex(self.claims.home).add_runs(tally.runs(self.folder.path, names))
+        except (OSError, sqlite3.Error, ValueError) as exc:
+            log.warning("answers not indexed for reuse yet (%s)", exc)
+            return False
+        return True
 
     def _release(self, shard: Shard, problem: Problem) -> None:
         """The adopted batch is not this job's: let it go and send the shard again."""

@@ -15,6 +15,7 @@ its schema). Errors are never indexed, so they are never reused.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -28,16 +29,16 @@ from typing import Any
 import orjson
 
 from llmbatch._json import loads
-from llmbatch.answer_index import AnswerIndex, Ref
-from llmbatch.costs import shard_tokens
+from llmbatch.answer_index import KEY, AnswerIndex, Ref
 from llmbatch.ids import row_of, wire_id
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.prepare import CHUNK, ranges
-from llmbatch.results import usable_reply
+from llmbatch.providers.backend import Backend
+from llmbatch.result_tally import KEYS_FILE, ResultTally, line_digest
+from llmbatch.results import READ_ERRORS, usable_reply
 from llmbatch.state import JobState
 from llmbatch.store import file_shape
 from llmbatch.tasks import TaskSpec, body_template
-from llmbatch.wire import Reply
 
 __all__ = [
     "KEYS_FILE",
@@ -48,29 +49,23 @@ __all__ = [
     "digest_rows",
     "index_collected",
     "index_shard",
-    "line_reader",
+    "keeps_answer",
     "request_header",
     "reused_shard",
 ]
 
 log = logging.getLogger("llmbatch")
 
-KEY_SIZE = 16
-KEYS_FILE = "requests/keys.bin"
+KEY_SIZE = KEY
 REUSED_FILE = "results/reused.jsonl"
-_NO_KEY = bytes(KEY_SIZE)  # a row that is not sent
 _LOOKUP_ROWS = 100_000  # rows looked up (and copied) at a time
-# a result line → its reply (None: no success), and whether collect() would keep it
-LineReader = Callable[[dict[str, Any]], tuple[Reply | None, bool]]
+# a result line's bytes → whether collect() keeps it as an answer (`keeps_answer`)
+Keeps = Callable[[bytes], bool]
 
 
 def request_header(provider: str, base_url: str, endpoint: str) -> bytes:
     """What, besides the body, makes two requests the same request."""
     return orjson.dumps([provider, base_url, endpoint]) + b"\n"
-
-
-def _digest(line: bytes) -> bytes:
-    return hashlib.blake2b(line, digest_size=8).digest()
 
 
 def digest_rows(
@@ -125,13 +120,19 @@ class Reused:
 
 
 def copy_answers(
-    index: AnswerIndex, keys: bytes | bytearray, rows: Sequence[int], tag: str, dest: Path
+    index: AnswerIndex,
+    keys: bytes | bytearray,
+    rows: Sequence[int],
+    tag: str,
+    dest: Path,
+    keeps: Keeps,
 ) -> Reused:
     """Copy the earlier answers of `rows` into `dest` under this job's custom_ids.
 
-    A reference is used only if its line is still there, byte for byte (else the key's next
-    reference is tried); stale references are dropped from the index, and a row with none left
-    is sent. Rows go 100,000 at a time; each results file is read in offset order.
+    A reference is used only if its line is still there, byte for byte, and is an answer
+    collect() keeps (`keeps`: not refused, cut or off its schema); else the key's next
+    reference is tried. References that fail are dropped from the index, and a row with none
+    left is sent. Rows go 100,000 at a time; each results file is read in offset order.
     """
     if not index.path.exists():
         return Reused()
@@ -143,24 +144,39 @@ def copy_answers(
             wanted: dict[bytes, list[int]] = {}
             for row in rows[start : start + _LOOKUP_ROWS]:
                 wanted.setdefault(key_of(keys, row), []).append(row)
+            found = _found(index, wanted)
+            if found is None:
+                break
             copied: list[bytes] = []
-            for key, raw in _lines(index.lookup(wanted), stale):
+            for key, raw in _lines(found, stale, keeps):
                 for row in wanted[key]:
                     copied.append(_with_custom_id(raw, wire_id(tag, row)))
                     done.append(row)
             if copied:
                 out.write(b"\n".join(copied) + b"\n")
-    index.forget(stale)
+    with contextlib.suppress(OSError, sqlite3.Error):
+        index.forget(stale)  # else they are found stale again next time
     if not done:
         dest.unlink(missing_ok=True)
         return Reused()
     return Reused(sorted(done), dest)
 
 
+def _found(index: AnswerIndex, wanted: dict[bytes, list[int]]) -> dict[bytes, list[Ref]] | None:
+    """The index's references for `wanted`; None if it cannot be read (logged: the rows are
+    sent, as reuse is a saving, never a condition of the job)."""
+    try:
+        return index.lookup(wanted)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("earlier answers not looked up, the rows are sent (%s)", exc)
+        return None
+
+
 def _lines(
-    hits: dict[bytes, list[Ref]], stale: list[tuple[bytes, Ref]]
+    hits: dict[bytes, list[Ref]], stale: list[tuple[bytes, Ref]], keeps: Keeps
 ) -> Iterator[tuple[bytes, bytes]]:
-    """Each hit's answer line: its newest reference that still reads as recorded."""
+    """Each hit's answer line: its newest reference that still reads as recorded and is
+    an answer collect() keeps."""
     todo = dict.fromkeys(hits, 0)  # key -> which of its references to try
     while todo:
         by_file: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
@@ -171,7 +187,7 @@ def _lines(
         for (job, file), wanted in by_file.items():
             refs = [(key, hits[key][todo[key]]) for _, key in sorted(wanted)]
             for (key, ref), raw in zip(refs, _read(Path(job) / file, refs), strict=True):
-                if raw is not None and _digest(raw) == ref.digest:
+                if raw is not None and line_digest(raw) == ref.digest and keeps(raw):
                     yield key, raw
                     continue
                 stale.append((key, ref))
@@ -241,85 +257,65 @@ def reused_shard(index: int, reused: Reused, root: Path) -> Shard:
 
 
 def index_shard(
-    index: AnswerIndex | None,
-    folder: Path,
-    shard: Shard,
-    keys: bytes | None,
-    tag: str,
-    read: LineReader,
-) -> list[Reply]:
-    """Record the usable answers of one collected shard (without `keys` or `index`: record
-    nothing); returns every reply its lines hold, for the shard's token tally."""
-    entries: list[tuple[bytes, Ref]] = []
-    replies: list[Reply] = []
-    job = str(folder.resolve())
+    index: AnswerIndex | None, folder: Path, shard: Shard, tag: str, tally: ResultTally
+) -> None:
+    """Read one collected shard's files into `tally` (its tokens, its answers' places) and
+    add its answers to `index` (if given). A download was read this way as it was checked
+    (`lifecycle`); this reads the files of a shard that was not (an index that could not be
+    written then, a sync job, reused rows)."""
+    names: dict[Path, str] = {}
     for rel in shard.results:
+        path = folder / rel
+        names[path] = rel
         offset = 0
-        with (folder / rel).open("rb") as fh:
+        with path.open("rb") as fh:
             for raw in fh:
-                line = raw.rstrip(b"\r\n")
                 start, offset = offset, offset + len(raw)
-                if not line.strip():
+                if not raw.strip():
                     continue
-                parsed = loads(line)
-                reply, usable = read(parsed)
-                if reply is not None:
-                    replies.append(reply)
-                row = row_of(str(parsed.get("custom_id")), tag)
-                if not usable or row is None or keys is None or KEY_SIZE * (row + 1) > len(keys):
-                    continue
-                key = key_of(keys, row)
-                if key != _NO_KEY:
-                    entries.append((key, Ref(job, rel, start, len(line), _digest(line))))
+                line = loads(raw)
+                row = row_of(str(line.get("custom_id")), tag)
+                if row is not None:
+                    tally.answer(path, row, start, raw, line)
     if index is not None:
-        index.add(entries)
-    return replies
+        index.add_runs(tally.runs(folder, names))
 
 
-def line_reader(
-    spec: TaskSpec,
-    parse_line: Callable[[dict[str, Any]], tuple[str, str, Any, Any]],
-    reply: Callable[[dict[str, Any]], Reply],
-) -> LineReader:
-    """A result line's reply (None: not a success, or unreadable) and whether collect() keeps
-    it as an answer (the only kind worth reusing)."""
+def keeps_answer(spec: TaskSpec, backend: Backend) -> Keeps:
+    """Whether a result line holds an answer collect() keeps (a success, not refused, cut,
+    empty or off its schema): the only kind worth reusing."""
     keeps = usable_reply(spec)
 
-    def read(line: dict[str, Any]) -> tuple[Reply | None, bool]:
-        _, kind, payload, _ = parse_line(line)
-        if kind != "succeeded" or not isinstance(payload, dict):
-            return None, False
+    def check(raw: bytes) -> bool:
         try:
-            got = reply(payload)
-            return got, keeps(got)
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
-            return None, False
+            _, kind, payload, _ = backend.parse_line(loads(raw))
+            if kind != "succeeded" or not isinstance(payload, dict):
+                return False
+            return keeps(backend.reply(spec.endpoint, payload))
+        except (orjson.JSONDecodeError, *READ_ERRORS):
+            return False
 
-    return read
+    return check
 
 
 def index_collected(
-    state: JobState,
-    home: Path,
-    tag: str,
-    read: Callable[[dict[str, Any]], tuple[Reply | None, bool]],
+    state: JobState, home: Path, tag: str, tally: Callable[[], ResultTally]
 ) -> Manifest:
     """Tally the tokens of every collected shard not yet done (for `usage()` and the status)
-    and index its usable answers in `home`'s answer index; returns the manifest as saved.
+    and index its answers in `home`'s answer index; returns the manifest as saved.
 
     A job made before the index existed has no keys file: its tokens are tallied, nothing is
     indexed. A failure (a locked or damaged index, a file gone) is logged, never raised: reuse
     is a saving, not a condition of the job.
     """
     manifest = state.read()
-    keys_path = state.folder.path / KEYS_FILE
     try:
-        keys = keys_path.read_bytes() if keys_path.exists() else None
-        index = AnswerIndex(home) if keys is not None else None
+        index = AnswerIndex(home) if (state.folder.path / KEYS_FILE).exists() else None
         for shard in [s for s in manifest.shards if s.collected and not s.indexed]:
-            replies = index_shard(index, state.folder.path, shard, keys, tag, read)
-            tally = functools.partial(Shard.mark_indexed, tokens=shard_tokens(replies))
-            manifest, _ = state.update_shard(shard.index, tally)
+            counted = tally()
+            index_shard(index, state.folder.path, shard, tag, counted)
+            mark = functools.partial(Shard.mark_indexed, tokens=counted.tokens)
+            manifest, _ = state.update_shard(shard.index, mark)
     except (OSError, sqlite3.Error, ValueError) as exc:
         log.warning("job %s: answers not indexed for reuse (%s)", manifest.name, exc)
     return manifest
