@@ -1,11 +1,12 @@
 """A whole job from parquet to parquet in one client process: the 10-million-row run.
 
     .venv/bin/python benchmarks/bench_scale.py --rows 10000000   # about an hour here, 25 GB disk
-    .venv/bin/python benchmarks/bench_scale.py --rows 1000000
+    .venv/bin/python benchmarks/bench_scale.py --rows 1000000 --verb complete
 
 Writes a parquet input (an id, a short review text, a number), starts the emulator in its own
-process, then runs the client in another one: ``llmbatch.scan_parquet(...).llmbatch.complete(
-..., submit=False)``, ``submit()``, polling until done, and ``collect(to="out.parquet")``.
+process, then runs the client in another one: ``llmbatch.scan_parquet(...).llmbatch.classify(
+..., submit=False)`` (three labels; ``--verb complete`` for a 16-token completion),
+``submit()``, polling until done, and ``collect(to="out.parquet")``.
 Printed per phase: wall seconds, the client's CPU seconds and its peak RSS so far (``VmHWM``);
 then the client's total CPU per million rows, and a check that every row came back once. The
 emulator's own CPU and memory are not the client's and are not counted.
@@ -35,11 +36,15 @@ def phase(name, t0, c0):
     print(f"{name:<10} {time.perf_counter() - t0:>9.1f} {time.process_time() - c0:>9.1f} "
           f"{peak_mb():>9,} MB", flush=True)
 import llmbatch, polars
-src, out = sys.argv[1], sys.argv[2]
+src, out, verb = sys.argv[1], sys.argv[2], sys.argv[3]
 print(f"{'phase':<10} {'wall s':>9} {'cpu s':>9} {'peak RSS':>12}", flush=True)
 t0, c0 = time.perf_counter(), time.process_time()
 frame = llmbatch.scan_parquet(src)
-job = frame.llmbatch.complete(text="body", id="doc", max_tokens=16, submit=False)
+if verb == "classify":
+    labels = ["positive", "negative", "neutral"]
+    job = frame.llmbatch.classify(labels, text="body", id="doc", submit=False)
+else:
+    job = frame.llmbatch.complete(text="body", id="doc", max_tokens=16, submit=False)
 phase("prepare", t0, c0)
 t0, c0 = time.perf_counter(), time.process_time()
 job.submit()
@@ -66,11 +71,12 @@ def make_input(path: Path, rows: int) -> None:
     }).write_parquet(path)  # fmt: skip
 
 
-def check(out: Path, rows: int) -> str:
+def check(out: Path, rows: int, verb: str) -> str:
     import polars as pl
 
+    answer = "label" if verb == "classify" else "content"
     got = pl.scan_parquet(out).select(
-        pl.len(), pl.col("doc").n_unique(), pl.col(".error").sum(), pl.col("content").null_count()
+        pl.len(), pl.col("doc").n_unique(), pl.col(".error").sum(), pl.col(answer).null_count()
     )
     n, unique, errors, missing = got.collect().row(0)
     ok = (n, unique, errors, missing) == (rows, rows, 0, 0)
@@ -82,6 +88,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workdir", default=None, help="keep the files here")
+    parser.add_argument("--verb", choices=["complete", "classify"], default="classify")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
@@ -103,12 +110,12 @@ def main() -> int:
                 "LLMBATCH_HOME": str(work / "home"),
             }
             print(f"{args.rows:,} rows, emulator {url.group(0)} (its own process)", flush=True)
-            cmd = [sys.executable, "-c", CLIENT, str(src), str(out)]
+            cmd = [sys.executable, "-c", CLIENT, str(src), str(out), args.verb]
             subprocess.run(cmd, env=env, check=True, stderr=subprocess.DEVNULL)
         finally:
             emulator.send_signal(2)  # SIGINT: it removes its stored files
             emulator.wait(timeout=120)
-        print(check(out, args.rows))
+        print(check(out, args.rows, args.verb))
     return 0
 
 
