@@ -62,7 +62,10 @@ def check_ids(values: list[Any], column: str) -> None:
     except TypeError:
         unique = None
     # is_missing, inlined: one function call per row is measurable at a million rows
-    if unique is None or None in unique or any(isinstance(v, float) and v != v for v in unique):
+    # the types first (one pass in C): a NaN is looked for only among floats
+    floats = unique is not None and any(issubclass(t, float) for t in set(map(type, unique)))
+    nan = floats and any(isinstance(v, float) and v != v for v in unique)
+    if unique is None or None in unique or nan:
         nulls = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
         if nulls:
             msg = (

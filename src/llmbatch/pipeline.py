@@ -388,9 +388,14 @@ def _not_text(value: Any) -> bool:
     return not isinstance(value, str) and not is_missing(value)
 
 
+_STR = {str}
+
+
 def check_texts(texts: list[Any], where: str, skip_empty: bool, offset: int = 0) -> list[int]:
     """Refuse non-string / null / empty texts naming rows; with skip_empty, return those rows
     (`offset`: the frame row of the first text, when `texts` is a slice)."""
+    if set(map(type, texts)) <= _STR and "" not in texts and not any(map(str.isspace, texts)):
+        return []  # the usual column, in passes that run in C
     bad = [i for i, t in enumerate(texts) if type(t) is not str and _not_text(t)]
     if bad:
         kinds = sorted({type(texts[i]).__name__ for i in bad})
