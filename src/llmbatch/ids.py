@@ -63,8 +63,9 @@ def check_ids(values: list[Any], column: str) -> None:
         unique = None
     # is_missing, inlined: one function call per row is measurable at a million rows
     # the types first (one pass in C): a NaN is looked for only among floats
-    floats = unique is not None and any(issubclass(t, float) for t in set(map(type, unique)))
-    nan = floats and any(isinstance(v, float) and v != v for v in unique)
+    values_seen = unique if unique is not None else set()
+    floats = any(issubclass(t, float) for t in set(map(type, values_seen)))
+    nan = floats and any(isinstance(v, float) and v != v for v in values_seen)
     if unique is None or None in unique or nan:
         nulls = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
         if nulls:
