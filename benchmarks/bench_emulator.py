@@ -3,7 +3,11 @@
 Prints rows per second for
 
 - the fake model alone, per kind: chat complete, chat classify (a 3-property json_schema),
-  embeddings (256 dimensions, and 1536 with ``--dims``), Anthropic classify (output_config);
+  embeddings (256 dimensions, and 1536 with ``--dims``), Anthropic classify (output_config):
+  first as a batch answers its rows (``openai_answers_json``/``anthropic_answers_json``,
+  4,096 rows at a time, each answer straight to JSON bytes, the plain path for the rows they
+  leave; Anthropic rows pass the batch checks first), then through the dict API
+  (``openai_answer``/``anthropic_answer`` + ``orjson.dumps``, one row at a time);
 - a whole OpenAI batch end to end through the loopback HTTP server, instant timing: upload a
   JSONL file of ``--rows`` chat lines, create the batch, read it (which runs every request),
   download the output file; and the same for an Anthropic Message Batch (create, read,
@@ -23,15 +27,25 @@ import argparse
 import resource
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
 import orjson
 
 from llmbatch.emulator import serve
-from llmbatch.emulator.fake_model import anthropic_answer, openai_answer
+from llmbatch.emulator.anthropic_row_checks import params_error
+from llmbatch.emulator.fake_model import (
+    anthropic_answer,
+    anthropic_answers_json,
+    openai_answer,
+    openai_answers_json,
+)
 
 CHAT = "/v1/chat/completions"
+DEFAULT_CREATED = 1767225600
+CHUNK = 4096  # rows answered together, as the batch runner does
+WARM = 600  # rows answered before timing a kind (enough to draw ids with numpy)
 CLASSIFY = {
     "type": "object",
     "properties": {
@@ -93,35 +107,55 @@ def bench_model(rows: int, dims: list[int]) -> None:
     """The fake model alone: answer and serialise (as a batch line does) each prebuilt body."""
     print(f"fake model alone ({rows:,} distinct bodies per kind)")
     salts = [f"r{i}" for i in range(rows)]
-    kinds: list[tuple[str, list[dict[str, Any]], Callable[[dict[str, Any], str], object]]] = [
-        ("chat complete", [chat_body(i) for i in range(rows)], _chat),
-        ("chat classify", [chat_body(i, True) for i in range(rows)], _chat),
+    embed = "/v1/embeddings"
+    kinds: list[tuple[str, str, list[dict[str, Any]]]] = [
+        ("chat complete", CHAT, [chat_body(i) for i in range(rows)]),
+        ("chat classify", CHAT, [chat_body(i, True) for i in range(rows)]),
         *[
-            (f"embeddings {d}-dim", [embedding_body(i, d) for i in range(rows)], _embed)
+            (f"embeddings {d}-dim", embed, [embedding_body(i, d) for i in range(rows)])
             for d in dims
         ],
-        ("anthropic classify", [anthropic_params(i) for i in range(rows)], _anthropic),
+        ("anthropic classify", "anthropic", [anthropic_params(i) for i in range(rows)]),
     ]
-    for label, bodies, answer in kinds:
-        _timed(
-            label,
-            rows,
-            lambda b=bodies, a=answer: [
-                orjson.dumps(a(x, s)) for x, s in zip(b, salts, strict=True)
-            ],
-        )
+    for label, url, bodies in kinds:
+        lines = _anthropic_lines if url == "anthropic" else partial(_openai_lines, url)
+        lines(bodies[:WARM], salts[:WARM])  # untimed: imports (numpy) and per-batch plans
+        _timed(label, rows, lambda b=bodies, f=lines: f(b, salts))
+        plain = _anthropic_plain if url == "anthropic" else partial(_openai_plain, url)
+        _timed(f"  {label} (dict API)", rows, lambda b=bodies, f=plain: f(b, salts))
 
 
-def _chat(body: dict[str, Any], salt: str) -> object:
-    return openai_answer(CHAT, body, salt=salt)
+def _openai_lines(url: str, bodies: list[dict[str, Any]], salts: list[str]) -> list[bytes]:
+    """Each answer's JSON bytes as the batch runner gets them: a chunk at a time, the plain
+    path for the rows the shortcut leaves."""
+    out = []
+    for start in range(0, len(bodies), CHUNK):
+        chunk = zip(bodies[start : start + CHUNK], salts[start : start + CHUNK], strict=True)
+        rows = [(body, DEFAULT_CREATED, salt) for body, salt in chunk]
+        for (body, created, salt), fast in zip(rows, openai_answers_json(url, rows), strict=True):
+            if fast is None:
+                fast = (orjson.dumps(openai_answer(url, body, created=created, salt=salt)[1]),)
+            out.append(fast[0])
+    return out
 
 
-def _embed(body: dict[str, Any], salt: str) -> object:
-    return openai_answer("/v1/embeddings", body, salt=salt)
+def _anthropic_lines(params: list[dict[str, Any]], salts: list[str]) -> list[bytes]:
+    """The batch checks, then each Message's JSON bytes a chunk at a time (plain fallback)."""
+    out = []
+    for start in range(0, len(params), CHUNK):
+        rows = list(zip(params[start : start + CHUNK], salts[start : start + CHUNK], strict=True))
+        asked = [(p if params_error(p) is None else None, s) for p, s in rows]
+        for (one, salt), fast in zip(rows, anthropic_answers_json(asked), strict=True):
+            out.append(fast or orjson.dumps(anthropic_answer(one, salt=salt)))
+    return out
 
 
-def _anthropic(params: dict[str, Any], salt: str) -> object:
-    return anthropic_answer(params, salt=salt)
+def _openai_plain(url: str, bodies: list[dict[str, Any]], salts: list[str]) -> list[bytes]:
+    return [orjson.dumps(openai_answer(url, b, salt=s)) for b, s in zip(bodies, salts, strict=True)]
+
+
+def _anthropic_plain(params: list[dict[str, Any]], salts: list[str]) -> list[bytes]:
+    return [orjson.dumps(anthropic_answer(p, salt=s)) for p, s in zip(params, salts, strict=True)]
 
 
 def openai_file(rows: int, classify: bool) -> bytes:

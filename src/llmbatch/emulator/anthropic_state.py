@@ -12,20 +12,29 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from llmbatch.emulator import fake_model, faults, ids
+from llmbatch.emulator.anthropic_row_checks import params_error
 from llmbatch.emulator.anthropic_validate import check_create
 from llmbatch.emulator.clock import rfc3339
 from llmbatch.emulator.config import EmulatorConfig
 from llmbatch.emulator.errors import ApiError, anthropic_invalid
 from llmbatch.emulator.jsondump import dumps
-from llmbatch.emulator.request_checks import (
-    ERROR_DETAILS,
-    anthropic_params_error,
-    anthropic_result_error,
-)
+from llmbatch.emulator.request_checks import ERROR_DETAILS, anthropic_result_error
 from llmbatch.emulator.timeline import Timeline
 
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
+_SUCCEEDED = b'{"custom_id":%s,"result":{"type":"succeeded","message":%s}}'
+_RUN_CHUNK = 4096  # requests answered together (their message ids drawn at once)
+
+
+def _succeeded_line(custom_id: str, message: bytes) -> bytes | None:
+    """The `succeeded` result line around a Message's JSON (None: the id has no JSON form)."""
+    try:
+        return _SUCCEEDED % (orjson.dumps(custom_id), message)
+    except orjson.JSONEncodeError:
+        return None
 
 
 @dataclass
@@ -61,18 +70,39 @@ class MessageBatch:
             self._end(outcome, end)
 
     def _run(self, upto: int) -> None:
-        for custom_id, params in self.requests[len(self.results) : upto]:
-            kind, payload = self._answer(custom_id, params)
-            key = "message" if kind == "succeeded" else "error"
-            line = {"custom_id": custom_id, "result": {"type": kind, key: payload}}
-            self.results.append(dumps(line))
+        pending = self.requests[len(self.results) : upto]
+        for start in range(0, len(pending), _RUN_CHUNK):
+            self._run_chunk(pending[start : start + _RUN_CHUNK])
+
+    def _run_chunk(self, chunk: list[tuple[str, dict[str, Any]]]) -> None:
+        """Run a chunk of requests in order; the plain ones are answered together as bytes."""
+        asked = [
+            (params if self._reaches_model(custom_id, params) else None, custom_id)
+            for custom_id, params in chunk
+        ]
+        messages = fake_model.anthropic_answers_json(asked)
+        for (custom_id, params), message in zip(chunk, messages, strict=True):
+            line = None if message is None else _succeeded_line(custom_id, message)
+            kind = "succeeded"
+            if line is None:
+                kind, payload = self._answer(custom_id, params)
+                key = "message" if kind == "succeeded" else "error"
+                line = dumps({"custom_id": custom_id, "result": {"type": kind, key: payload}})
+            self.results.append(line)
             self.counts[kind] += 1
+
+    def _reaches_model(self, custom_id: str, params: Any) -> bool:
+        """The batch checks pass and no error is injected: the fake model answers it."""
+        cfg = self.cfg
+        if params_error(params) is not None:
+            return False
+        return not faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate)
 
     def _answer(self, custom_id: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """`(result type, message or error)`: the API's own checks first (F.8), then an
         injected error, then the fake model."""
         cfg = self.cfg
-        problem = anthropic_params_error(params)
+        problem = params_error(params)
         if problem is not None:
             return "errored", anthropic_result_error(*problem)
         if faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate):
@@ -101,7 +131,8 @@ class MessageBatch:
                 self.counts[kind] += 1
         order = list(self.results)
         random.Random(f"{self.cfg.seed}:{self.seq}:results").shuffle(order)
-        self.results_body = b"".join(line + b"\n" for line in order)
+        order.append(b"")  # the last line ends with a newline too, with no copy of each line
+        self.results_body = b"\n".join(order)
         self.results.clear()
         self.requests = []
         self.ended_at = at

@@ -80,7 +80,7 @@ def messages_answer(params: dict, salt: str, *, checked: bool = False) -> tuple[
         "content": blocks,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "usage": _usage(params, plan, seed, output_tokens),
+        "usage": message_usage(params, plan, seed, output_tokens),
     }
     return "succeeded", message
 
@@ -89,7 +89,7 @@ def _content(
     params: dict, plan: MessagesPlan, seed: bytes, salt: str
 ) -> tuple[list[dict], str, str | None, int]:
     """``(blocks, stop_reason, stop_sequence, output tokens)``."""
-    user = _last_user(params["messages"])
+    user = last_user_text(params["messages"])
     blocks, spent = _thinking(params, user, seed)
     budget = params["max_tokens"] - spent
     if REFUSE_MARKER in user:
@@ -160,7 +160,7 @@ def _forced_tool(params: dict, seed: bytes) -> dict | None:
     return None
 
 
-def _usage(params: dict, plan: MessagesPlan, seed: bytes, output_tokens: int) -> dict:
+def message_usage(params: dict, plan: MessagesPlan, seed: bytes, output_tokens: int) -> dict:
     """``usage``: uncached input tokens, cache reads or writes (see module doc), output."""
     segments = _segments(params, plan)
     total = sum(tokens for tokens, _ in segments)
@@ -207,7 +207,8 @@ def _text_block(text: str) -> dict:
     return {"type": "text", "text": text}
 
 
-def _last_user(messages: list) -> str:
+def last_user_text(messages: list) -> str:
+    """The text of the last user message (validated messages)."""
     for message in reversed(messages):
         if message.get("role") == "user":
             return content_text(message.get("content"))

@@ -42,9 +42,12 @@ class MessagesPlan:
         "head",
         "model",
         "options_problem",
+        "rest_tokens",
         "schema_tokens",
         "segments",
         "tail",
+        "template",
+        "usage_template",
     )
 
     def __init__(self, rest: dict) -> None:
@@ -60,6 +63,11 @@ class MessagesPlan:
         fine = self.basics_problem is None and self.options_problem is None
         self.segments = rest_segments(rest) if fine else None  # else read row by row
         self.head, self.tail = _seed_parts(rest)
+        self.template = _template(self.model) if fine and _plain_answer(rest, found) else None
+        self.rest_tokens = sum(tokens for tokens, _ in self.segments or ())
+        self.usage_template = None
+        if self.template is not None and _uncached(rest, self.segments or []):
+            self.usage_template = _USAGE
 
     def seed(self, params: dict) -> bytes:
         """``digest("messages", params without metadata and service_tier)``, the rest ready."""
@@ -103,6 +111,45 @@ def block_segment(block: object) -> Segment:
         return IMAGE_TOKENS, block.get("cache_control")
     text = content_text([block]) or {k: v for k, v in block.items() if k != "cache_control"}
     return estimate_tokens(text), block.get("cache_control")
+
+
+_USAGE = (
+    b'{"input_tokens":%d,"output_tokens":%d,"cache_creation_input_tokens":0,'
+    b'"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,'
+    b'"ephemeral_1h_input_tokens":0},"server_tool_use":null,"service_tier":"batch"}'
+)
+"""``usage`` with no cache marks, as orjson writes it: input tokens, output tokens."""
+
+
+def _plain_answer(rest: dict, found: tuple[str, object] | None) -> bool:
+    """No thinking block, no forced tool, a compiled schema or none: one text block at most."""
+    thinking = rest.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+        return False
+    choice = rest.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("tool", "any"):
+        return False
+    return found is None or (isinstance(found[1], dict) and "schema" in found[1])
+
+
+def _uncached(rest: dict, segments: list[Segment]) -> bool:
+    """Neither the tools, the system blocks nor the params mark a cache prefix."""
+    return not isinstance(rest.get("cache_control"), dict) and not any(
+        isinstance(mark, dict) for _, mark in segments
+    )
+
+
+def _template(model: object) -> bytes | None:
+    """The Message's JSON with ``%`` holes: id, content, stop reason, stop sequence, usage."""
+    try:
+        name = orjson.dumps(model).replace(b"%", b"%%")
+    except orjson.JSONEncodeError:
+        return None
+    return (
+        b'{"id":"%s","type":"message","role":"assistant","model":'
+        + name
+        + b',"content":%s,"stop_reason":"%s","stop_sequence":%s,"usage":%s}'
+    )
 
 
 def _seed_parts(rest: dict) -> tuple[bytes | None, bytes]:

@@ -48,11 +48,13 @@ class ChatPlan:
         "model",
         "model_problem",
         "options_per_row",
+        "plain_text",
         "problem",
         "reasons",
         "snapshot",
         "stop",
         "tail",
+        "template",
     )
 
     def __init__(self, rest: dict) -> None:
@@ -77,10 +79,52 @@ class ChatPlan:
         self.reasons = reasons and rest.get("reasoning_effort") not in ("none", "minimal")
         self.limit = _first_int(rest, "max_completion_tokens", "max_tokens")
         self.stop = rest.get("stop")
+        # plain text that nothing cuts: the answer is the reply or the refusal, whole
+        self.plain_text = fmt[0] == "text" and self.limit is None and self.stop is None
         self.copies = rest.get("n") or 1
         self.forces_tool = rest.get("tool_choice") is not None
         self.snapshot = OPENAI_ALIASES.get(model, model) if isinstance(model, str) else model
         self.fingerprint = "fp_" + digest("fingerprint", model).hex()[:10]
+        self.template = self._template() if self._answers_rows_as_bytes() else None
+
+    def _answers_rows_as_bytes(self) -> bool:
+        """Whether a valid row's answer has the one shape :attr:`template` writes.
+
+        One choice, no forced tool, the messages not read by the checks, the seed's constant
+        parts serialised (other rows take the dict path of :mod:`fake_openai`).
+        """
+        return (
+            self.model_problem is None
+            and self.problem is None
+            and not self.options_per_row
+            and self.copies == 1
+            and not self.forces_tool
+            and self.head is not None
+            and self.fmt[0] in ("text", "json_schema")
+        )
+
+    def _template(self) -> bytes | None:
+        """The answer's JSON with ``%`` holes, as orjson writes the dict of ``chat_answer``.
+
+        Holes: id, created, content, refusal, finish reason, prompt, completion and total
+        tokens, cached tokens, reasoning tokens. None when the model name has no JSON form.
+        """
+        try:
+            model = orjson.dumps(self.snapshot).replace(b"%", b"%%")
+        except orjson.JSONEncodeError:
+            return None
+        fingerprint = orjson.dumps(self.fingerprint)
+        return (
+            b'{"id":"%s","object":"chat.completion","created":%d,"model":'
+            + model
+            + b',"choices":[{"index":0,"message":{"role":"assistant","content":%s,'
+            b'"refusal":%s,"annotations":[]},"logprobs":null,"finish_reason":"%s"}],'
+            b'"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,'
+            b'"prompt_tokens_details":{"cached_tokens":%d,"audio_tokens":0},'
+            b'"completion_tokens_details":{"reasoning_tokens":%d,"audio_tokens":0,'
+            b'"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},'
+            b'"service_tier":"default","system_fingerprint":' + fingerprint + b"}"
+        )
 
     def seed(self, messages: object, tools: object) -> bytes:
         """``digest("chat", model, messages, tools, fmt)``, the constant parts serialised once.

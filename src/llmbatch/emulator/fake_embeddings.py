@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import cast
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import NamedTuple, cast
+
+import orjson
 
 from llmbatch.emulator.fake_openai_checks import (
     integer_above,
@@ -33,6 +37,11 @@ _UNKNOWN_DEFAULT = 1536
 _UNKNOWN_MAX = 8192
 _MAX_INPUTS = 2048
 _MAX_INPUT_TOKENS = 8192
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_VECTORS_AT_ONCE = 256
+_ITEM = b'%s{"object":"embedding","index":%d,"embedding":'
+_TAIL = b'],"model":%s,"usage":{"prompt_tokens":%d,"total_tokens":%d}}'
+_fake_vectors: ModuleType | None = None
 _INVALID_INPUT = (
     "'$.input' is invalid. Please check the API reference: "
     "https://platform.openai.com/docs/api-reference."
@@ -76,6 +85,79 @@ def embeddings_answer(body: dict) -> tuple[int, dict]:
     tokens = sum(_input_tokens(item) for item in inputs)
     usage = {"prompt_tokens": tokens, "total_tokens": tokens}
     return 200, {"object": "list", "data": data, "model": model, "usage": usage}
+
+
+def embeddings_answers_json(bodies: Sequence[dict]) -> list[tuple[bytes, int] | None]:
+    """Per body, the 200 body of :func:`embeddings_answer` as JSON bytes and its prompt
+    tokens, or None when the body is invalid (:func:`embeddings_answer` words its 400) or its
+    model has no JSON form.
+
+    The float vectors of all the bodies are computed together and go from numpy arrays to
+    JSON with no list of floats between (at most ``_VECTORS_AT_ONCE`` per array: a bound
+    on memory).
+    """
+    asks = [_ask(body) for body in bodies]
+    floats: dict[int, list[bytes]] = {}  # size -> the seeds of float vectors of that size
+    for ask in asks:
+        if ask is not None and not ask.as_base64:
+            floats.setdefault(ask.size, []).extend(ask.seeds)
+    vectors = {size: _float_vectors(seeds, size) for size, seeds in floats.items()}
+    return [None if ask is None else _answer_json(ask, vectors) for ask in asks]
+
+
+class _Ask(NamedTuple):
+    """A valid embeddings body, read: the model as JSON, its inputs' seeds and tokens."""
+
+    name: bytes
+    seeds: list[bytes]
+    size: int
+    as_base64: bool
+    tokens: int
+
+
+def _ask(body: dict) -> _Ask | None:
+    if _check(body) is not None:
+        return None
+    model = body["model"]
+    try:
+        name = orjson.dumps(model)
+    except orjson.JSONEncodeError:
+        return None
+    inputs = _inputs(body["input"])
+    size = body.get("dimensions") or default_dimensions(model)
+    as_base64 = body.get("encoding_format") == "base64"
+    tokens = sum(_input_tokens(item) for item in inputs)
+    return _Ask(name, [_seed(model, item) for item in inputs], size, as_base64, tokens)
+
+
+def _float_vectors(seeds: list[bytes], size: int) -> Iterator[bytes]:
+    """Each seed's unit vector as JSON, in order."""
+    vectors = _vectors()
+    for start in range(0, len(seeds), _VECTORS_AT_ONCE):
+        for row in vectors.unit_arrays(seeds[start : start + _VECTORS_AT_ONCE], size):
+            yield orjson.dumps(row, option=_NUMPY)
+
+
+def _answer_json(ask: _Ask, vectors: dict[int, Iterator[bytes]]) -> tuple[bytes, int]:
+    parts = [b'{"object":"list","data":[']
+    for index, seed in enumerate(ask.seeds):
+        parts.append(_ITEM % (b"," if index else b"", index))
+        if ask.as_base64:
+            parts.append(b'"%s"}' % base64.b64encode(_vectors().vector_bytes(seed, ask.size)))
+        else:
+            parts += (next(vectors[ask.size]), b"}")
+    parts.append(_TAIL % (ask.name, ask.tokens, ask.tokens))
+    return b"".join(parts), ask.tokens
+
+
+def _vectors() -> ModuleType:
+    """:mod:`fake_vectors`, imported on first use (numpy: the emulator starts lean)."""
+    global _fake_vectors
+    if _fake_vectors is None:
+        from llmbatch.emulator import fake_vectors
+
+        _fake_vectors = fake_vectors
+    return _fake_vectors
 
 
 def unit_vector(seed: bytes, size: int) -> list[float]:

@@ -48,8 +48,17 @@ its clock. ``salt`` (e.g. the ``custom_id``) only varies the ids, never the cont
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 from llmbatch.emulator.fake_anthropic import messages_answer
-from llmbatch.emulator.fake_embeddings import embedding_input_count, embeddings_answer
+from llmbatch.emulator.fake_anthropic_line import messages_json
+from llmbatch.emulator.fake_chat_line import ChatRow, Tokens, chat_answers_json
+from llmbatch.emulator.fake_embeddings import (
+    embedding_input_count,
+    embeddings_answer,
+    embeddings_answers_json,
+)
 from llmbatch.emulator.fake_openai import chat_answer, completions_answer, moderations_answer
 from llmbatch.emulator.fake_openai_checks import openai_error
 from llmbatch.emulator.fake_responses import responses_answer
@@ -68,9 +77,13 @@ __all__ = [
     "FLAG_MARKER",
     "REFUSE_MARKER",
     "anthropic_answer",
+    "anthropic_answer_json",
+    "anthropic_answers_json",
     "embedding_input_count",
     "estimate_tokens",
     "openai_answer",
+    "openai_answer_json",
+    "openai_answers_json",
 ]
 
 OPENAI_URLS = (
@@ -113,6 +126,38 @@ def openai_answer(
     return 400, openai_error(f"Invalid URL (POST {url})", None, "unknown_url")
 
 
+def openai_answer_json(
+    url: str, body: object, *, created: int, salt: str
+) -> tuple[bytes, Tokens] | None:
+    """The 200 body :func:`openai_answer` gives, as its JSON bytes, with its usage tokens.
+
+    ``(prompt, cached, completion, reasoning)`` tokens come with it. A shortcut for the rows
+    of a batch: None whenever the request is not one it covers (an endpoint other than chat
+    and embeddings, an invalid body, several choices, a forced tool...); :func:`openai_answer`
+    answers those. :func:`openai_answers_json` answers many rows at once.
+    """
+    return openai_answers_json(url, [(body, created, salt)])[0]
+
+
+def openai_answers_json(
+    url: str, rows: Sequence[tuple[object, int, str]]
+) -> list[tuple[bytes, Tokens] | None]:
+    """:func:`openai_answer_json` of each ``(body, created, salt)``, their ids drawn together."""
+    if url == "/v1/chat/completions":
+        chat = [(body, created, salt) for body, created, salt in rows if type(body) is dict]
+        answers = iter(chat_answers_json(cast("list[ChatRow]", chat)))
+        return [next(answers) if type(body) is dict else None for body, _, _ in rows]
+    if url == "/v1/embeddings":
+        plain = [body for body, _, _ in rows if type(body) is dict]
+        embedded = iter(embeddings_answers_json(cast("list[dict]", plain)))
+        return [_with_tokens(next(embedded)) if type(b) is dict else None for b, _, _ in rows]
+    return [None] * len(rows)
+
+
+def _with_tokens(embedded: tuple[bytes, int] | None) -> tuple[bytes, Tokens] | None:
+    return None if embedded is None else (embedded[0], (embedded[1], 0, 0, 0))
+
+
 def anthropic_answer(params: dict, *, salt: str = "", checked: bool = False) -> tuple[str, dict]:
     """``("succeeded", Message)`` or ``("errored", ErrorResponse)`` for one batch request.
 
@@ -125,3 +170,21 @@ def anthropic_answer(params: dict, *, salt: str = "", checked: bool = False) -> 
     "messages": [{"role": "user", "content": "hi"}]})[0]`` is ``"succeeded"``.
     """
     return messages_answer(params, salt, checked=checked)
+
+
+def anthropic_answer_json(params: dict, *, salt: str = "") -> bytes | None:
+    """The ``succeeded`` Message :func:`anthropic_answer` gives, as its JSON bytes, or None.
+
+    For requests that passed the batch checks (``checked=True`` there). A shortcut for the
+    plain requests of a batch: None whenever it does not cover one (thinking, a forced tool,
+    ...); :func:`anthropic_answer` answers those. :func:`anthropic_answers_json` answers many
+    at once.
+    """
+    return anthropic_answers_json([(params, salt)])[0]
+
+
+def anthropic_answers_json(rows: Sequence[tuple[object, str]]) -> list[bytes | None]:
+    """:func:`anthropic_answer_json` of each ``(params, salt)``, their ids drawn together."""
+    plain = [(params, salt) for params, salt in rows if type(params) is dict]
+    answers = iter(messages_json(cast("list[tuple[dict, str]]", plain)))
+    return [next(answers) if type(params) is dict else None for params, _ in rows]

@@ -30,6 +30,8 @@ DEFAULT_CREATED = 1767225600
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_PAIRS = tuple(low + high for high in _BASE62 for low in _BASE62)  # 62 * high + low
+_TEN_DIGITS = 62**10
+_COLUMN_MINIMUM = 512  # fewer ids than this: numpy's per-call cost outweighs its speed
 _SNIPPET_WORDS = 12
 _WORD = re.compile(r"[^\W_]+")
 _MAX_WORDS = 64
@@ -92,19 +94,48 @@ def base62(data: bytes, length: int) -> str:
     The least significant digit comes first; two digits are taken per division.
     """
     number = int.from_bytes(data, "big")
-    pairs = []
-    for _ in range((length + 1) // 2):
-        number, rest = divmod(number, 3844)
-        pairs.append(_BASE62_PAIRS[rest])
-    return "".join(pairs)[:length]
+    pairs = _BASE62_PAIRS
+    out: list[str] = []
+    # Ten digits at a time off the big number, then five pairs off that small one (below
+    # 2**60): the same digits for fewer divisions of the long number.
+    for _ in range((length + 9) // 10):
+        number, chunk = divmod(number, _TEN_DIGITS)
+        chunk, a = divmod(chunk, 3844)
+        chunk, b = divmod(chunk, 3844)
+        chunk, c = divmod(chunk, 3844)
+        e, d = divmod(chunk, 3844)
+        out += (pairs[a], pairs[b], pairs[c], pairs[d], pairs[e])
+    return "".join(out)[:length]
+
+
+def base62_column(digests: list[bytes], length: int) -> list[bytes]:
+    """``base62(data, length)`` of each digest (all of one size), as ASCII bytes.
+
+    Many at once go through numpy (:mod:`fake_ids`, imported on first use), a few one by one.
+    """
+    if len(digests) < _COLUMN_MINIMUM:
+        return [base62(data, length).encode() for data in digests]
+    from llmbatch.emulator.fake_ids import base62_many
+
+    return base62_many(digests, length)
 
 
 def make_id(prefix: str, length: int, *parts: object, hex_digits: bool = False) -> str:
     """A realistic, deterministic object id such as ``chatcmpl-<29 base62>``."""
-    size = min(64, max(16, length))
-    data = _seed_salt_digest(prefix, parts, size) or digest("id", prefix, *parts, size=size)
+    data = id_digest(prefix, length, *parts)
     body = data.hex()[:length] if hex_digits else base62(data, length)
     return prefix + body
+
+
+def id_digest(prefix: str, length: int, *parts: object) -> bytes:
+    """The hash :func:`make_id` writes out (``id_size(length)`` bytes)."""
+    size = id_size(length)
+    return _seed_salt_digest(prefix, parts, size) or digest("id", prefix, *parts, size=size)
+
+
+def id_size(length: int) -> int:
+    """How many hash bytes an id of ``length`` characters is drawn from."""
+    return min(64, max(16, length))
 
 
 def _seed_salt_digest(prefix: str, parts: tuple, size: int) -> bytes | None:

@@ -15,7 +15,9 @@ says it has run, and is fixed from then on.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ import orjson
 from llmbatch.emulator import fake_model, faults, ids
 from llmbatch.emulator.clock import unix
 from llmbatch.emulator.config import EmulatorConfig
+from llmbatch.emulator.fake_chat_line import Tokens
 from llmbatch.emulator.jsondump import dumps
 from llmbatch.emulator.request_checks import openai_unknown_field
 from llmbatch.emulator.timeline import Timeline
@@ -41,6 +44,14 @@ STOP_ERRORS = {
     "cancelled": ("batch_cancelled", "The batch was cancelled before this request executed."),
 }
 _CHUNK_BYTES = 8 * 1024 * 1024
+_ID_BLOCK = 8192  # lines whose ids are drawn per system call, at most
+_RUN_CHUNK = 4096  # requests parsed and answered together (their answer ids drawn at once)
+# A 200 line whose answer is already JSON: id, custom_id, request_id, body (key order as the
+# dict of `_run_one`).
+_OK_LINE = (
+    b'{"id":"batch_req_%s","custom_id":%s,'
+    b'"response":{"status_code":200,"request_id":"%s","body":%s},"error":null}'
+)
 _STAMPS = (
     "in_progress_at",
     "finalizing_at",
@@ -50,6 +61,29 @@ _STAMPS = (
     "cancelling_at",
     "cancelled_at",
 )
+
+
+class _LineIds:
+    """Random 32-hex ids (a line's `batch_req_` id and its `request_id`), drawn in blocks.
+
+    Like :mod:`ids`, random and never seeded: one system call per block instead of two
+    random draws per line.
+    """
+
+    __slots__ = ("_at", "_block", "_size")
+
+    def __init__(self, lines: int) -> None:
+        self._block = b""
+        self._at = 0
+        self._size = 2 * min(lines, _ID_BLOCK)  # two ids a line; a few lines draw a few
+
+    def next(self) -> bytes:
+        """The next id."""
+        at = self._at
+        if at >= len(self._block):
+            self._block, at = os.urandom(self._size * 16).hex().encode(), 0
+        self._at = at + 32
+        return self._block[at : at + 32]
 
 
 @dataclass
@@ -176,11 +210,42 @@ class OpenAIBatch:
         if upto <= done or timeline is None or self.input_path is None:
             return
         index = done
+        line_ids = _LineIds(upto - done)
         with self.input_path.open("rb") as handle:
-            for custom_id, line in read_lines(handle, self.refs, done, upto):
-                body = orjson.loads(line)["body"]
-                self._run_one(custom_id, body, math.floor(timeline.done_at(index)))
-                index += 1
+            lines = read_lines(handle, self.refs, done, upto)
+            while chunk := list(itertools.islice(lines, _RUN_CHUNK)):
+                self._run_chunk(chunk, index, timeline, line_ids)
+                index += len(chunk)
+
+    def _run_chunk(
+        self,
+        chunk: list[tuple[str, memoryview]],
+        first: int,
+        timeline: Timeline,
+        line_ids: _LineIds,
+    ) -> None:
+        """Run a chunk of requests in order; the plain ones are answered together as bytes."""
+        fixed = math.floor(timeline.start) if timeline.rps is None else None  # one `created`
+        rows: list[tuple[str, Any, int]] = []
+        for offset, (custom_id, line) in enumerate(chunk):
+            body = orjson.loads(line)["body"]
+            created = math.floor(timeline.done_at(first + offset)) if fixed is None else fixed
+            rows.append((custom_id, body, created))
+        asked = [
+            (body if self._reaches_model(custom_id, body) else None, created, custom_id)
+            for custom_id, body, created in rows
+        ]
+        answers = fake_model.openai_answers_json(self.endpoint, asked)
+        for (custom_id, body, created), fast in zip(rows, answers, strict=True):
+            if fast is None or not self._add_ok_line(custom_id, fast, line_ids):
+                self._run_one(custom_id, body, created)
+
+    def _reaches_model(self, custom_id: str, body: Any) -> bool:
+        """No unknown field (F.4) and no injected error: the fake model answers the row."""
+        cfg = self.cfg
+        if openai_unknown_field(self.endpoint, body) is not None:
+            return False
+        return not faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate)
 
     def _run_one(self, custom_id: str, body: dict[str, Any], created: int) -> None:
         cfg = self.cfg
@@ -207,6 +272,21 @@ class OpenAIBatch:
         else:
             self.error_lines.append(dumps(line))
 
+    def _add_ok_line(self, custom_id: str, fast: tuple[bytes, Tokens], line_ids: _LineIds) -> bool:
+        """Write a 200 line from an answer already in JSON bytes (False: the id has none)."""
+        try:
+            custom = orjson.dumps(custom_id)
+        except orjson.JSONEncodeError:
+            return False
+        answer, (prompt, cached, completion, reasoning) = fast
+        self.ok_lines.append(_OK_LINE % (line_ids.next(), custom, line_ids.next(), answer))
+        usage = self.usage
+        usage.input_tokens += prompt
+        usage.cached_tokens += cached
+        usage.output_tokens += completion
+        usage.reasoning_tokens += reasoning
+        return True
+
     def stop_remaining(self, reason: str) -> None:
         """Write `batch_expired` / `batch_cancelled` lines for requests that never ran."""
         code, message = STOP_ERRORS[reason]
@@ -224,7 +304,8 @@ class OpenAIBatch:
         """The JSONL file body, lines in a seeded random order (clients must join on custom_id)."""
         order = list(lines)
         random.Random(f"{self.cfg.seed}:{self.seq}:{salt}").shuffle(order)
-        return b"".join(line + b"\n" for line in order)
+        order.append(b"")  # the last line ends with a newline too, with no copy of each line
+        return b"\n".join(order)
 
     def request_counts(self) -> dict[str, int]:
         """`{total, completed, failed}`: zeros while validating or failed."""
