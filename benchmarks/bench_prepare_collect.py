@@ -47,7 +47,10 @@ Not ``tracemalloc``: it misses Arrow's allocator and slows Python code two- to t
 
 ``--profile DIR`` runs each phase under cProfile, writes ``DIR/<provider>-<verb>-<phase>.prof``
 and prints the top functions by own time. ``--workdir DIR`` keeps the input, the job folders
-(under ``DIR/home``) and each phase's stderr instead of a temporary folder.
+(under ``DIR/home``) and each phase's stderr instead of a temporary folder; a collect phase
+can then be run again alone, as often as wanted (the emulator is not needed for it):
+``python benchmarks/bench_prepare_collect.py --phase-spec DIR/openai-complete-collect.spec.json``
+(its figures land in ``DIR/openai-complete-collect.out.json``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from itertools import repeat
+from typing import Any, Literal, cast
 
 import orjson
 
@@ -199,13 +200,23 @@ def flatten_row(obj: object, cols: list[Column]) -> dict[str, object]:
 def column_values(objs: list[object], col: Column) -> list[object]:
     """One column of many answers (`flatten_row`'s values, a column at a time: the columnar
     form collect() uses; most schemas are flat, so most columns are one lookup a row)."""
-    values: list[Any] = [o.get(col.path[0]) if isinstance(o, dict) else None for o in objs]
+    try:  # every answer an object (the common case): one lookup a row, no Python step
+        answers = cast(list[dict[str, Any]], objs)
+        values: list[Any] = list(map(dict.get, answers, repeat(col.path[0])))
+    except TypeError:
+        values = [o.get(col.path[0]) if isinstance(o, dict) else None for o in objs]
     for key in col.path[1:]:
         values = [v.get(key) if isinstance(v, dict) else None for v in values]
     dtype = col.dtype
-    if dtype == "string":  # the common case: a string kept as is
-        return [v if v is None or type(v) is str else _cell(v, dtype) for v in values]
+    if dtype in ("bool", "list"):  # kept as they are
+        return values
+    kept = _KEPT.get(dtype)
+    if kept is not None:  # the common case: a value of the column's own type, kept as is
+        return [v if v is None or type(v) is kept else _cell(v, dtype) for v in values]
     return [None if v is None else _cell(v, dtype) for v in values]
+
+
+_KEPT: dict[str, type] = {"string": str, "float": float, "int": int}  # `_cell` keeps these
 
 
 def _cell(value: Any, dtype: Dtype) -> Any:

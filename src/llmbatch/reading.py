@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import cast
 
 import orjson
+import pyarrow.compute as pc
 
 from llmbatch._exceptions import BatchFailedError, ResultsIntegrityError
 from llmbatch._json import loads
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend
+from llmbatch.result_columns import Columnar, parse_file, row_numbers, split_lines
 from llmbatch.results import READ_ERRORS, Outcome, Outcomes, failed_batch, line_outcome
 from llmbatch.store import JobFolder
 
-__all__ = ["Recorder", "check_results", "failed_batch_error", "line_recorder", "read_outcomes"]
+__all__ = [
+    "Recorder",
+    "check_results",
+    "failed_batch_error",
+    "line_recorder",
+    "read_columns",
+    "read_file",
+    "read_outcomes",
+]
 
 
 def check_results(manifest: Manifest, folder: JobFolder) -> None:
@@ -58,10 +69,67 @@ def _read_shard(
     backend: Backend,
     endpoint: str,
 ) -> None:
-    """Every line of the shard's results as its row's outcome."""
+    """Every line of the shard's results as its row's outcome, a file at a time."""
     record = line_recorder(manifest.tag, backend, endpoint)
-    for raw in backend.raw_lines(shard, folder):
-        record(out, raw, 0)
+    columnar = backend.wire.columnar
+    for rel in shard.results:
+        path = folder.path / rel
+        if columnar is None or not columnar.applies(endpoint):
+            with path.open("rb") as fh:  # a line at a time: a file of vectors can be gigabytes
+                for raw in fh:
+                    if not raw.isspace():
+                        record(out, raw, 0)
+            continue
+        read_file(out, path.read_bytes(), record, manifest.tag, endpoint, columnar)
+
+
+def read_file(
+    out: Outcomes,
+    buf: bytes,
+    record: Recorder,
+    tag: str,
+    endpoint: str,
+    columnar: Columnar | None,
+    first: int = 0,
+) -> None:
+    """One results file's lines as their rows' outcomes: at once where the provider's
+    `columnar` read fits the file (`read_columns`), else line by line, blank lines skipped."""
+    fits = columnar is not None and columnar.applies(endpoint)
+    if fits and read_columns(out, buf, record, tag, endpoint, cast(Columnar, columnar), first):
+        return
+    for raw in buf.split(b"\n"):
+        if raw and not raw.isspace():
+            record(out, raw, first)
+
+
+def read_columns(
+    out: Outcomes,
+    buf: bytes,
+    record: Recorder,
+    tag: str,
+    endpoint: str,
+    columnar: Columnar,
+    first: int,
+) -> bool:
+    """One results file read at once (`result_columns`): its plain successes as columns, its
+    other lines by `record`. False, with nothing recorded, when the file does not fit the
+    columnar read (a blank line, a row named twice, anything `parse_file` refuses): read it
+    line by line instead, in file order."""
+    lines = split_lines(buf)
+    if lines is None:
+        return False
+    table = parse_file(buf, len(lines), columnar)
+    if table is None:
+        return False
+    slots = row_numbers(table.column("custom_id"), tag, first, len(out))
+    if pc.count_distinct(slots).as_py() != len(slots) - slots.null_count:
+        return False  # which line of a row wins depends on the order: line by line
+    plain, replies = columnar.read(table, endpoint)
+    fast = pc.and_(plain, pc.is_valid(slots))
+    for i in pc.indices_nonzero(pc.invert(fast)).to_pylist():
+        record(out, lines[i].as_py(), first)
+    out.read_columns(slots.filter(fast), replies.filter(fast))
+    return True
 
 
 Recorder = Callable[[Outcomes, bytes, int], None]
@@ -96,11 +164,11 @@ def line_recorder(tag: str, backend: Backend, endpoint: str) -> Recorder:
         if not custom_id.startswith(head) or not (digits.isascii() and digits.isdigit()):
             return
         slot = int(digits) - first
-        if not 0 <= slot < len(out.slots):
+        if not 0 <= slot < len(out):
             return
         if kind == "succeeded" and type(payload) is dict:
             try:
-                out.slots[slot] = Outcome(reply(endpoint, payload))
+                out.set(slot, Outcome(reply(endpoint, payload)))
                 return
             except READ_ERRORS:
                 pass  # the row's error, as `line_outcome` words it
@@ -114,7 +182,7 @@ def failed_batch_error(manifest: Manifest, outcomes: Outcomes) -> BatchFailedErr
     (once `retry_failed()` has answered them, the job is whole again)."""
 
     def answered(row: int) -> bool:
-        outcome = outcomes.slots[row]
+        outcome = outcomes.peek(row)
         return outcome is None or outcome.kind != "batch_failed"
 
     return failed_batch(manifest, answered)

@@ -114,3 +114,4 @@ class Wire:
     result_line: Callable[[str, int, Any, str], bytes]
     succeeded: Callable[[dict[str, Any]], dict[str, Any] | None]
     cache_columns: tuple[str, ...] = ()
+    columnar: Any = None  # `result_columns.Columnar`: its plain-success lines read a file at once

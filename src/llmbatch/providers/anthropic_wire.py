@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from llmbatch import schema as schema_mod
 from llmbatch._exceptions import ConfigError
+from llmbatch.result_columns import Columnar, ReplyColumns, all_of, field, first_item, yes
 from llmbatch.wire import SLOT, Reply, TaskSpec, Wire
 
 __all__ = ["ENDPOINT", "MAX_TOKENS", "WIRE", "reply"]
@@ -97,6 +100,60 @@ def succeeded(line: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+_S, _I = pa.string(), pa.int64()
+_USAGE = pa.struct(
+    [("input_tokens", _I), ("output_tokens", _I), ("cache_read_input_tokens", _I),
+     ("cache_creation_input_tokens", _I)]
+)  # fmt: skip
+_MESSAGE = pa.struct(
+    [("content", pa.list_(pa.struct([("type", _S), ("text", _S)]))), ("stop_reason", _S),
+     ("usage", _USAGE)]
+)  # fmt: skip
+# a succeeded results line, as much of it as `reply` reads
+_PLAIN = pa.schema(
+    [("custom_id", _S), ("result", pa.struct([("type", _S), ("message", _MESSAGE)]))]
+)
+_CUT = pa.array(["max_tokens", "model_context_window_exceeded"])
+
+
+def _plain_message(table: pa.RecordBatch, endpoint: str) -> tuple[pa.Array, ReplyColumns]:
+    """`succeeded` and `reply` of every line at once, for the plain Messages: succeeded, with
+    no content or one text block (`result_columns.Columnar`)."""
+    result = table.column("result")
+    message = field(result, "message")
+    content = field(message, "content")
+    block, has_block = first_item(content)
+    one_text = all_of(
+        yes(pc.equal(pc.list_value_length(content), 1)),
+        yes(pc.equal(field(block, "type"), "text")),
+        pc.is_valid(field(block, "text")),
+    )
+    no_block = pc.invert(has_block)
+    plain = all_of(
+        yes(pc.equal(field(result, "type"), "succeeded")),
+        pc.is_valid(message),
+        pc.is_valid(table.column("custom_id")),
+        pc.or_(one_text, no_block),
+    )
+    stop, usage = field(message, "stop_reason"), field(message, "usage")
+    refused = yes(pc.equal(stop, "refusal"))
+    why = pa.scalar("the model refused (stop_reason 'refusal')")
+    return plain, ReplyColumns(
+        pc.if_else(one_text, field(block, "text"), pa.scalar(None, _S)),
+        pc.if_else(refused, why, pa.scalar(None, _S)),
+        stop,
+        field(usage, "input_tokens"),
+        field(usage, "output_tokens"),
+        field(usage, "cache_read_input_tokens"),
+        field(usage, "cache_creation_input_tokens"),
+        yes(pc.is_in(stop, _CUT)),
+        pa.array([False] * len(table), pa.bool_()),
+    )
+
+
+COLUMNAR = Columnar(schema=_PLAIN, read=_plain_message, applies=lambda endpoint: True)
+
+
 def realtime_path(endpoint: str) -> str:
     """Messages are created at ``/v1/messages`` (the base URL has no version)."""
     return ENDPOINT
@@ -135,4 +192,5 @@ WIRE = Wire(
     request=request,
     result_line=result_line,
     cache_columns=(".cache_read_tokens", ".cache_write_tokens"),
+    columnar=COLUMNAR,
 )

@@ -13,7 +13,7 @@ import itertools
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -55,7 +55,7 @@ class Backend(ABC):
 
     Shared: an HTTP client made on first use and its counters (reading downloaded results
     needs no client, so collect() works without an API key); the create-once-with-recovery
-    call, adoption, polling, cancelling and reading of result files. A provider gives its
+    call, adoption, polling and cancelling (`reading` reads the result files). A provider gives its
     limits, its batch lookup after a lost create answer (`_find_batch`), its create call
     (`_send`), its view of a batch (`_observation`) and its result line parser (`parse_line`).
     The defaults fit a provider whose requests travel inline with the create (no upload).
@@ -179,13 +179,6 @@ class Backend(ABC):
 
     def lost_input_failure(self, shard: Shard) -> bool:
         return False
-
-    @staticmethod
-    def raw_lines(shard: Shard, folder: JobFolder) -> Iterator[bytes]:
-        """The shard's result lines as downloaded, blank lines left out."""
-        for rel in shard.results:
-            with (folder.path / rel).open("rb") as fh:
-                yield from (raw for raw in fh if not raw.isspace())
 
     def live_stats(self) -> RetryStats:
         """Counters of every client this backend made, the open one included."""

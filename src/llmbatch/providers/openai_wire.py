@@ -13,9 +13,12 @@ from array import array
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from llmbatch import schema as schema_mod
 from llmbatch._exceptions import ConfigError
+from llmbatch.result_columns import Columnar, ReplyColumns, all_of, field, first_item, yes
 from llmbatch.wire import SLOT, Reply, TaskSpec, Wire
 
 __all__ = ["COMPLETIONS_ENDPOINT", "ENDPOINTS", "WIRE", "reply"]
@@ -132,6 +135,67 @@ def succeeded(line: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+_S, _I = pa.string(), pa.int64()
+_MESSAGE = pa.struct([("content", _S), ("refusal", _S), ("tool_calls", pa.list_(pa.struct([])))])
+_USAGE = pa.struct(
+    [("prompt_tokens", _I), ("completion_tokens", _I),
+     ("prompt_tokens_details", pa.struct([("cached_tokens", _I)]))]
+)  # fmt: skip
+_BODY = pa.struct(
+    [("object", _S), ("usage", _USAGE),
+     ("choices", pa.list_(pa.struct([("finish_reason", _S), ("message", _MESSAGE)])))]
+)  # fmt: skip
+# a chat completion's output line, as much of it as `reply` reads (tool calls: line by line)
+_PLAIN_CHAT = pa.schema(
+    [("custom_id", _S), ("error", pa.struct([])),
+     ("response", pa.struct([("status_code", _I), ("body", _BODY)]))]
+)  # fmt: skip
+_NOT_CHAT = (ENDPOINTS["responses"], ENDPOINTS["embeddings"], COMPLETIONS_ENDPOINT)
+
+
+def _reads_chat(endpoint: str) -> bool:
+    return endpoint not in _NOT_CHAT
+
+
+def _plain_chat(table: pa.RecordBatch, endpoint: str) -> tuple[pa.Array, ReplyColumns]:
+    """`succeeded` and `reply` of every line at once, for the plain chat completions: HTTP
+    200, no error, read as chat (by `object`, else the endpoint), a first choice, no tool
+    call (`result_columns.Columnar`)."""
+    response, body = table.column("response"), field(table.column("response"), "body")
+    kind = field(body, "object")
+    chat = yes(pc.equal(kind, "chat.completion"))
+    if _reads_chat(endpoint):  # an object we do not know (or none) is read by the endpoint
+        chat = pc.or_(chat, pc.invert(yes(pc.is_in(kind, pa.array(list(_OBJECT_ENDPOINT))))))
+    choice, has_choice = first_item(field(body, "choices"))
+    message = field(choice, "message")
+    no_calls = pc.fill_null(pc.equal(pc.list_value_length(field(message, "tool_calls")), 0), True)
+    plain = all_of(
+        yes(pc.equal(field(response, "status_code"), 200)),
+        pc.is_valid(body),
+        pc.is_null(table.column("error")),
+        pc.is_valid(table.column("custom_id")),
+        chat,
+        has_choice,
+        pc.is_valid(choice),
+        no_calls,
+    )
+    finish, usage = field(choice, "finish_reason"), field(body, "usage")
+    return plain, ReplyColumns(
+        field(message, "content"),
+        field(message, "refusal"),
+        finish,
+        field(usage, "prompt_tokens"),
+        field(usage, "completion_tokens"),
+        field(usage, "prompt_tokens_details", "cached_tokens"),
+        pa.nulls(len(table), _I),
+        yes(pc.equal(finish, "length")),
+        yes(pc.equal(finish, "content_filter")),
+    )
+
+
+COLUMNAR = Columnar(schema=_PLAIN_CHAT, read=_plain_chat, applies=_reads_chat)
+
+
 def _vector(value: Any) -> Any:
     """An embedding packed: `array('d')` from a JSON list, `array('f')` from base64.
 
@@ -216,4 +280,5 @@ WIRE = Wire(
     request=request,
     result_line=result_line,
     cache_columns=(".cache_read_tokens",),
+    columnar=COLUMNAR,
 )
