@@ -12,7 +12,7 @@ import pytest
 
 import llmbatch
 from llmbatch import BatchFailedError, InputError, Limits
-from llmbatch.sink import Snapshot, sink_parquet
+from llmbatch.sink import Snapshot, scanned_row, sink_parquet
 
 
 def frame(n: int = 40) -> pd.DataFrame:
@@ -118,3 +118,23 @@ def test_a_pandas_snapshot_is_written_in_row_groups(emu: Any) -> None:
     snapshot = pq.ParquetFile(job.path / "frame.parquet")
     assert snapshot.num_row_groups == 3
     assert snapshot.metadata.num_rows == rows
+
+
+@pytest.mark.parametrize(
+    ("line", "row"),
+    [
+        (b'{"id":"r","custom_id":"t1-17","response":{"status_code":200}}', 17),
+        (b'{"custom_id":"t1-0","result":{"type":"succeeded"}}', 0),
+        # the line's own key spaced, a nested one compact: not certain, parsed instead
+        (b'{"response":{"body":{"custom_id":"t1-3"}},"custom_id" : "t1-4"}', None),
+        (b'{"custom_id":"t1-4","note":"custom_id"}', None),  # the name as a value too
+        (b'{"custom_id":"t1-4","note":"say \\"custom_id\\":\\"t1-9\\""}', 4),  # escaped: no key
+        (b'{"custom_id":"t2-4"}', None),  # another job's tag
+        (b'{"custom_id":"t1-4x"}', None),
+        (b'{"custom_id":"t1-\xd9\xa3"}', None),  # an Arabic-Indic digit is no row number
+        (b'{"custom_id":"t1-"}', None),
+        (b'{"custom_id":12}', None),
+    ],
+)
+def test_a_row_is_read_from_a_line_s_bytes_only_when_certain(line: bytes, row: int | None) -> None:
+    assert scanned_row(line, b"t1-") == row

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -30,15 +31,16 @@ from llmbatch._json import loads
 from llmbatch.ids import row_of
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.providers.backend import Backend
-from llmbatch.reading import line_recorder
+from llmbatch.reading import line_recorder, read_file
 from llmbatch.results import Outcomes, answer_table, failed_batch, paused_gc
 from llmbatch.store import JobFolder
 from llmbatch.tasks import TaskSpec
 
-__all__ = ["WINDOW", "Snapshot", "sink_parquet"]
+__all__ = ["WINDOW", "Snapshot", "scanned_row", "sink_parquet"]
 
 WINDOW = 100_000  # rows per window: the answers of one window are in memory at a time
 _NONE = -1
+_COLUMNAR_LINES = 20_000  # lines parsed as one Arrow table (some 20 MB of JSON, at most)
 
 
 class Snapshot:
@@ -115,6 +117,26 @@ def sink_parquet(
     dest = Path(path).expanduser()
     if dest.suffix.lower() != ".parquet":
         raise InputError(f"collect(to=) writes parquet; got {str(dest)!r}\nHint: to='out.parquet'.")
+    try:
+        return _sink(dest, manifest, folder, backend, spec, snapshot, partial, window)
+    except orjson.JSONDecodeError as exc:  # a line damaged since its download was checked
+        msg = (
+            f"the results in the job folder are damaged ({exc})\nHint: job.refresh_results() "
+            "downloads them again."
+        )
+        raise ResultsIntegrityError(msg) from None
+
+
+def _sink(
+    dest: Path,
+    manifest: Manifest,
+    folder: JobFolder,
+    backend: Backend,
+    spec: TaskSpec,
+    snapshot: Snapshot,
+    partial: bool,
+    window: int,
+) -> Path:
     where = _locate(manifest, folder, backend)
     failed = None if partial else failed_batch(manifest, lambda row: where.shard[row] != _NONE)
     if failed is not None:
@@ -149,8 +171,49 @@ def sink_parquet(
 
 
 def _locate(manifest: Manifest, folder: JobFolder, backend: Backend) -> _Where:
-    """Pass 1: where each row's winning line lies (no answer is kept in memory)."""
+    """Pass 1: where each row's winning line lies (no answer is kept in memory).
+
+    When no row has two lines (one attempt: the usual job), a line's row is all this pass
+    needs, and it is read from the line's bytes (`scanned_row`) without parsing it; pass 2
+    parses every line it keeps anyway. A row met twice starts the pass again, parsing every
+    line, as which line wins depends on which are successes.
+    """
+    fast = _located(manifest, folder, backend, scan=True)
+    if fast is not None:
+        return fast
+    slow = _located(manifest, folder, backend, scan=False)
+    assert slow is not None
+    return slow
+
+
+def scanned_row(raw: bytes, head: bytes) -> int | None:
+    """The row a result line names, read from its bytes: None unless that is certain.
+
+    Certain when `"custom_id"` occurs once in the line and is followed at once by
+    `:"<head><digits>"` (the job's tag and a row number): inside a JSON string a quote is
+    escaped, so each occurrence is a key or a whole string value, and the line's own key is
+    always there (every line was checked at download to have one).
+    """
+    if raw.count(b'"custom_id"') != 1:
+        return None
+    at = raw.find(b'"custom_id":"')
+    if at < 0:
+        return None
+    start = at + 13
+    end = raw.find(b'"', start)
+    value = raw[start:end]
+    if end < 0 or not value.startswith(head):
+        return None
+    digits = value[len(head) :]
+    return int(digits) if digits.isdigit() and digits.isascii() else None
+
+
+def _located(
+    manifest: Manifest, folder: JobFolder, backend: Backend, *, scan: bool
+) -> _Where | None:
+    """Pass 1 itself; with `scan`, None as soon as a row has a second line."""
     where = _Where.empty(manifest.n_rows)
+    head = f"{manifest.tag}-".encode()
     plain = backend.wire.succeeded
     order = sorted(enumerate(manifest.shards), key=lambda p: (p[1].attempt, p[1].index))
     for position, shard in order:
@@ -167,12 +230,21 @@ def _locate(manifest: Manifest, folder: JobFolder, backend: Backend) -> _Where:
                     start, offset = offset, offset + len(raw)
                     if not raw.strip():
                         continue
+                    row = scanned_row(raw, head) if scan else None
+                    if row is not None and row < manifest.n_rows:
+                        if where.shard[row] != _NONE:
+                            return None  # a row met twice: parse every line
+                        where.shard[row], where.file[row] = position, number
+                        where.offset[row], where.length[row] = start, len(raw)
+                        continue
                     line = loads(raw)
                     if type(line) is not dict:
                         continue  # names no row (as `reading.line_recorder`)
                     row = row_of(str(line.get("custom_id")), manifest.tag)
                     if row is None or row >= manifest.n_rows:
                         continue
+                    if scan and where.shard[row] != _NONE:
+                        return None
                     succeeded = (
                         plain(line) is not None or backend.parse_line(line)[1] == "succeeded"
                     )
@@ -208,9 +280,21 @@ def _window(
         rows = _clip(shard.rows, start, stop)
         if rows:
             out.prime(shard, rows, partial)
-    record = line_recorder(manifest.tag, backend, manifest.task.get("endpoint", ""))
+    endpoint = manifest.task.get("endpoint", "")
+    record = line_recorder(manifest.tag, backend, endpoint)
+    columnar = backend.wire.columnar
+    if columnar is None or not columnar.applies(endpoint):
+        for raw in _lines(manifest, folder, where, start, stop):
+            record(out, raw, start)
+        return out
+    batch: list[bytes] = []  # read as columns (`reading.read_file`) a slice of lines at a time
     for raw in _lines(manifest, folder, where, start, stop):
-        record(out, raw, start)
+        batch.append(raw if raw.endswith(b"\n") else raw + b"\n")  # a file's last line
+        if len(batch) == _COLUMNAR_LINES:
+            read_file(out, b"".join(batch), record, manifest.tag, endpoint, columnar, start)
+            batch = []
+    if batch:
+        read_file(out, b"".join(batch), record, manifest.tag, endpoint, columnar, start)
     return out
 
 
