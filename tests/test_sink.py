@@ -138,3 +138,14 @@ def test_a_pandas_snapshot_is_written_in_row_groups(emu: Any) -> None:
 )
 def test_a_row_is_read_from_a_line_s_bytes_only_when_certain(line: bytes, row: int | None) -> None:
     assert scanned_row(line, b"t1-") == row
+
+
+def test_a_line_damaged_since_its_download_is_an_integrity_error(emu: Any, tmp_path: Path) -> None:
+    job = frame(10).llmbatch.complete(text="body", id="doc", skip_empty=True)
+    job.wait(poll_interval=0, progress=False)
+    results = sorted((job.path / "results").glob("*.jsonl"))[0]
+    data = results.read_bytes()
+    results.write_bytes(b"X" + data[1:])  # same size and lines: only a parse finds it
+    with pytest.raises(llmbatch.ResultsIntegrityError, match="refresh_results"):
+        job.collect(to=tmp_path / "out.parquet")
+    assert not (tmp_path / "out.parquet").exists()

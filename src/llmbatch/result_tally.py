@@ -92,8 +92,8 @@ class ResultTally:
             rows = np.asarray(places.rows, dtype=np.int64)
             keep = rows < len(all_keys)
             keys = np.asarray(all_keys[rows[keep]])
-            keep[keep] = keys != np.void(NO_KEY)
-            keys = keys[keys != np.void(NO_KEY)]
+            sent = keys != np.void(NO_KEY)
+            keep[keep], keys = sent, keys[sent]
             digests = np.frombuffer(b"".join(places.digests), dtype="V8")[keep]
             out.append(
                 Run(

@@ -16,6 +16,7 @@ snapshot; the file is written beside its destination and moved into place when c
 
 from __future__ import annotations
 
+import contextlib
 import os
 from array import array
 from collections.abc import Iterator
@@ -117,27 +118,8 @@ def sink_parquet(
     dest = Path(path).expanduser()
     if dest.suffix.lower() != ".parquet":
         raise InputError(f"collect(to=) writes parquet; got {str(dest)!r}\nHint: to='out.parquet'.")
-    try:
-        return _sink(dest, manifest, folder, backend, spec, snapshot, partial, window)
-    except orjson.JSONDecodeError as exc:  # a line damaged since its download was checked
-        msg = (
-            f"the results in the job folder are damaged ({exc})\nHint: job.refresh_results() "
-            "downloads them again."
-        )
-        raise ResultsIntegrityError(msg) from None
-
-
-def _sink(
-    dest: Path,
-    manifest: Manifest,
-    folder: JobFolder,
-    backend: Backend,
-    spec: TaskSpec,
-    snapshot: Snapshot,
-    partial: bool,
-    window: int,
-) -> Path:
-    where = _locate(manifest, folder, backend)
+    with _damaged_lines():
+        where = _locate(manifest, folder, backend)
     failed = None if partial else failed_batch(manifest, lambda row: where.shard[row] != _NONE)
     if failed is not None:
         raise failed
@@ -151,7 +133,7 @@ def _sink(
     try:
         for start in range(0, manifest.n_rows, window):
             stop = min(start + window, manifest.n_rows)
-            with paused_gc():
+            with paused_gc(), _damaged_lines():
                 outcomes = _window(manifest, folder, backend, where, start, stop, partial)
                 answers = answer_table(spec, outcomes, manifest.options)
             table = _beside(snapshot.rows(start, stop), answers, suffix, cached)
@@ -168,6 +150,20 @@ def _sink(
             writer.close()
         part.unlink(missing_ok=True)
     return dest
+
+
+@contextlib.contextmanager
+def _damaged_lines() -> Iterator[None]:
+    """A line that no longer parses (damaged since its download was checked): an error that
+    says how to get the results again."""
+    try:
+        yield
+    except orjson.JSONDecodeError as exc:
+        msg = (
+            f"the results in the job folder are damaged ({exc})\nHint: job.refresh_results() "
+            "downloads them again."
+        )
+        raise ResultsIntegrityError(msg) from None
 
 
 def _locate(manifest: Manifest, folder: JobFolder, backend: Backend) -> _Where:

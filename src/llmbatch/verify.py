@@ -29,7 +29,6 @@ from llmbatch.ids import row_of
 __all__ = ["Problem", "check_download", "check_request_file", "hash_file"]
 
 _CHUNK = 1 << 20
-LineKind = Callable[[dict[str, Any]], str]
 OnAnswer = Callable[[Path, int, int, bytes, dict[str, Any]], None]
 
 
