@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 import orjson
 import pytest
 
+from llmbatch import json_texts
 from llmbatch.ids import wire_id
 from llmbatch.prepare import Limits, line_template, write_shards
 from llmbatch.providers import anthropic_wire, openai_wire
-from llmbatch.reuse import KEY_SIZE, digest_rows
+from llmbatch.reuse import KEY_SIZE, digest_rows, key_of
 from llmbatch.tasks import TaskSpec, body_template
 
 TEXTS = [
@@ -120,3 +122,100 @@ def test_digests_are_those_of_one_update_per_row() -> None:
     assert keys == want_keys
     assert hasher.hexdigest() == want.hexdigest()
     assert text_hasher.hexdigest() == want_texts.hexdigest()
+
+
+# every character JSON escapes, with its neighbours, between ordinary and non-ASCII text;
+# a row of each alone, and one long row
+ODD = [chr(c) for c in range(0x80)] + [
+    "", " ", '"', "\\", '\\"', "\\u0000", "%d %s %%", "\x7f", "\u2028\u2029", "\ufeff",
+    "é\"\n\t\\ü", "😀" * 3, "a\x00b\x1fc", "".join(chr(c) for c in range(0x80)) * 50,
+]  # fmt: skip
+
+
+def test_dumped_texts_are_orjsons_bytes() -> None:
+    dumped = json_texts.dumped(ODD)
+    assert dumped is not None
+    assert dumped.to_pylist() == [orjson.dumps(t) for t in ODD]
+    window = dumped.slice(3, 40)  # a slice reads its own rows out of the shared buffer
+    assert bytes(json_texts.values(window)) == b"".join(orjson.dumps(t) for t in ODD[3:43])
+    ends = itertools.accumulate(len(orjson.dumps(t)) for t in ODD[3:43])
+    assert json_texts.offsets(window).tolist() == [0, *ends]
+
+
+@pytest.mark.parametrize("values", [[1, "a"], ["a", None], ["\ud800"], [b"x"]])
+def test_what_arrow_cannot_take_is_left_to_the_row_by_row_path(values: list[object]) -> None:
+    assert json_texts.dumped(values) is None
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_odd_texts_make_the_providers_lines_and_digests(tmp_path: Path, provider: str) -> None:
+    spec, line = _line(provider)
+    texts = ODD * 3
+    rows = [r for r in range(len(texts)) if r % 4 != 1]
+    shards = write_shards(
+        texts, rows, spec=spec, tag="ab12cd", line=line, limits=Limits(50, 10**9),
+        shard_path=lambda i: tmp_path / f"{i:04d}.jsonl",
+    )  # fmt: skip
+    prefix, suffix = body_template(spec)
+    assert b"".join(s.path.read_bytes() for s in shards) == b"".join(
+        line(wire_id("ab12cd", r), prefix + orjson.dumps(texts[r]) + suffix) + b"\n" for r in rows
+    )
+    header = b'["%s","http://x","/v1"]\n' % provider.encode()
+    hasher, text_hasher = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
+    keys = digest_rows(spec, texts, rows, header, hasher, text_hasher)
+    want = hashlib.blake2b(digest_size=16)
+    for r in rows:
+        body = prefix + orjson.dumps(texts[r]) + suffix
+        assert key_of(keys, r) == hashlib.blake2b(header + body, digest_size=16).digest()
+        want.update(b"%d\x00%s\n" % (r, body))
+    assert hasher.hexdigest() == want.hexdigest()
+
+
+def test_a_chunk_arrow_cannot_take_digests_row_by_row(tmp_path: Path) -> None:
+    """A chunk holding a value the columnar path does not take goes row by row, to the same
+    bytes (texts are checked to be str before this; here an int stands in)."""
+    spec, _ = _line("openai")
+    prefix, suffix = body_template(spec)
+    texts = ["plain", 7, "after"]  # 7: Arrow refuses the chunk; orjson dumps it as b"7"
+    hasher, text_hasher = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
+    keys = digest_rows(spec, texts, range(3), b"h\n", hasher, text_hasher)
+    want = hashlib.blake2b(digest_size=16)
+    for r, text in enumerate(texts):
+        body = prefix + orjson.dumps(text) + suffix
+        assert key_of(keys, r) == hashlib.blake2b(b"h\n" + body, digest_size=16).digest()
+        want.update(b"%d\x00%s\n" % (r, body))
+    assert hasher.hexdigest() == want.hexdigest()
+    line = SPECS["openai"][1]
+    for tag in ("ab12cd", 'a"b'):  # by the line template, and by the provider's line itself
+        (shard,) = write_shards(
+            texts, range(3), spec=spec, tag=tag, line=lambda c, b: line(c, spec.endpoint, b),
+            limits=Limits(50, 10**9), shard_path=lambda i, t=tag: tmp_path / f"{t}{i}.jsonl",
+        )  # fmt: skip
+        assert shard.path.read_bytes() == b"".join(
+            line(wire_id(tag, r), spec.endpoint, prefix + orjson.dumps(t) + suffix) + b"\n"
+            for r, t in enumerate(texts)
+        )
+
+
+def test_identity_and_keys_are_those_of_earlier_versions() -> None:
+    """Pinned: a job's identity and its request keys must not change between versions (a
+    re-call after an upgrade would otherwise make a new job and pay again, and earlier
+    answers would no longer be found for reuse). Computed by the row-at-a-time code."""
+    spec = TaskSpec(
+        "classify", "openai", "gpt-4.1-mini", "/v1/chat/completions",
+        schema={"type": "object", "properties": {"label": {"type": "string", "enum": ["a", "b"]}},
+                "required": ["label"], "additionalProperties": False},
+    )  # fmt: skip
+    texts = [
+        "".join(chr(c) for c in range(i % 128, i % 128 + 40)) + "é\u2028😀" * (i % 3)
+        for i in range(300)
+    ]
+    hasher, text_hasher = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
+    rows = [r for r in range(300) if r % 7]
+    header = b'["openai","http://x","/v1/chat/completions"]\n'
+    keys = digest_rows(spec, texts, rows, header, hasher, text_hasher)
+    assert hashlib.blake2b(bytes(keys), digest_size=16).hexdigest() == (
+        "56115c0c31e4e2426794cf3adcbc5189"
+    )
+    assert hasher.hexdigest() == "59b8443a253aba22656b7a5951d1f822"
+    assert text_hasher.hexdigest() == "e9f274c48fdba09e2f390b27cb57e5c7"

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 from tqdm.auto import tqdm
 
+from llmbatch import json_texts
 from llmbatch._exceptions import InputError
 from llmbatch.ids import wire_id
 from llmbatch.manifest import Shard
@@ -24,7 +27,10 @@ from llmbatch.tasks import body_template
 __all__ = [
     "CHUNK",
     "Limits",
+    "LineParts",
     "PreparedShard",
+    "line_parts",
+    "line_template",
     "ranges",
     "unranges",
     "write_shards",
@@ -130,38 +136,92 @@ def write_shards(
 ) -> list[PreparedShard]:
     """Stream the request lines of `rows` into shard files cut at the provider's limits.
 
-    The hot path of prepare: a chunk of rows at a time, each line one `orjson.dumps` of its
-    text and one bytes format (`line_template`); the bodies are `pipeline.request_bodies`'s.
-    (The job's identity is digested beforehand, over every row, by `reuse.digest_rows`.)
+    The hot path of prepare: a chunk of rows at a time, built as Arrow columns (the provider's
+    line bytes around each row's number and dumped text: `json_texts`); a chunk Arrow can't
+    take is one `orjson.dumps` and one bytes format a row (`line_template`). The bodies are
+    `pipeline.request_bodies`'s. (The job's identity is digested beforehand, over every row,
+    by `reuse.digest_rows`.)
     """
     prefix, suffix = body_template(spec)
-    template = line_template(line, tag, prefix, suffix)
-    dumps = orjson.dumps
-    out = _ShardFiles(limits, shard_path, first_index)
+    parts = line_parts(line, tag, prefix, suffix)
+    step = CHUNK if parts is None else json_texts.chunk_size(parts.size)
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmbatch-shards")
+    out = _ShardFiles(limits, shard_path, first_index, writer)
     progress = tqdm(total=len(rows), desc="preparing", unit="rows", delay=1.0, leave=False)
     try:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            if template is not None:
-                lines = [template % (r, dumps(texts[r])) for r in chunk]
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            dumped = None if parts is None else json_texts.dumped([texts[r] for r in chunk])
+            if parts is not None and dumped is not None:
+                lines = parts.columns(json_texts.numbers(chunk), dumped)
+                out.write_block(chunk, json_texts.values(lines), json_texts.offsets(lines))
+            elif parts is not None:
+                template, dumps = parts.template, orjson.dumps
+                out.write_many(chunk, [template % (r, dumps(texts[r])) for r in chunk])
             else:
-                lines = [line(wire_id(tag, r), prefix + dumps(texts[r]) + suffix) for r in chunk]
-            out.write_many(chunk, lines)
+                out.write_many(chunk, _lines(line, tag, prefix, suffix, texts, chunk))
             progress.update(len(chunk))
     finally:
         progress.close()
-        out.close()
+        try:
+            out.close()
+        finally:
+            writer.shutdown()
     return out.shards
+
+
+def _lines(
+    line: Callable[[str, bytes], bytes],
+    tag: str,
+    prefix: bytes,
+    suffix: bytes,
+    texts: Sequence[Any],
+    chunk: Sequence[int],
+) -> list[bytes]:
+    dumps = orjson.dumps
+    return [line(wire_id(tag, r), prefix + dumps(texts[r]) + suffix) for r in chunk]
+
+
+@dataclass(frozen=True)
+class LineParts:
+    """A request line around its two slots: `head + row + mid + dumped_text + tail`."""
+
+    head: bytes  # up to the row number of the custom_id
+    mid: bytes  # from after the row number to the text (the body's prefix included)
+    tail: bytes  # after the text (the body's suffix included)
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + len(self.mid) + len(self.tail)
+
+    @property
+    def template(self) -> bytes:
+        """The bytes format `template % (row, dumped_text)`."""
+        esc = _percent_escaped
+        return esc(self.head) + b"%d" + esc(self.mid) + b"%s" + esc(self.tail)
+
+    def columns(self, numbers: Any, dumped: Any) -> Any:
+        """A chunk's lines, each with its newline, as one Arrow array."""
+        return json_texts.joined(self.head, numbers, self.mid, dumped, self.tail + b"\n")
 
 
 def line_template(
     line: Callable[[str, bytes], bytes], tag: str, prefix: bytes, suffix: bytes
 ) -> bytes | None:
     """A bytes format `template % (row, dumped_text)` giving exactly `line(wire_id(tag, row),
-    prefix + dumped_text + suffix)`, or None when that cannot be guaranteed.
+    prefix + dumped_text + suffix)`, or None when that cannot be guaranteed."""
+    parts = line_parts(line, tag, prefix, suffix)
+    return None if parts is None else parts.template
+
+
+def line_parts(
+    line: Callable[[str, bytes], bytes], tag: str, prefix: bytes, suffix: bytes
+) -> LineParts | None:
+    """`line(wire_id(tag, row), prefix + dumped_text + suffix)` as fixed bytes around the two
+    slots, or None when that cannot be guaranteed.
 
     A wire id (hex tag, "-", digits) never needs JSON escaping, so the line is the provider's
-    own bytes around two slots; the template is checked against `line` itself before use.
+    own bytes around two slots; the parts are checked against `line` itself before use.
     """
     id_mark, body_mark = "\x00id-slot\x00", b"\x00"  # neither occurs in a dumped line
     probe = line(id_mark, body_mark)
@@ -170,15 +230,11 @@ def line_template(
         return None
     head, rest = probe.split(quoted)
     mid, tail = rest.split(body_mark)
-    esc = _percent_escaped
-    template = (
-        esc(head) + b'"' + esc(tag.encode()) + b'-%d"' + esc(mid + prefix) + b"%s"
-        + esc(suffix + tail)
-    )  # fmt: skip
+    parts = LineParts(head + b'"' + tag.encode() + b"-", b'"' + mid + prefix, suffix + tail)
     sample = orjson.dumps('a"b')
-    if template % (12, sample) != line(wire_id(tag, 12), prefix + sample + suffix):
+    if parts.template % (12, sample) != line(wire_id(tag, 12), prefix + sample + suffix):
         return None
-    return template
+    return parts
 
 
 def _plain(tag: str) -> bool:
@@ -192,13 +248,21 @@ def _percent_escaped(raw: bytes) -> bytes:
 class _ShardFiles:
     """The shard files being written: a new one whenever the next line would pass a limit."""
 
-    def __init__(self, limits: Limits, shard_path: Callable[[int], Path], first_index: int):
+    def __init__(
+        self,
+        limits: Limits,
+        shard_path: Callable[[int], Path],
+        first_index: int,
+        writer: ThreadPoolExecutor,
+    ) -> None:
         self.limits = limits
         self.shard_path = shard_path
         self.first_index = first_index
         self.shards: list[PreparedShard] = []
         self._fh: Any = None
         self._digest: Any = None
+        self._writer = writer
+        self._pending: Future[None] | None = None
 
     def write(self, row: int, data: bytes) -> None:
         """Append one request line (without its newline) for `row`."""
@@ -212,42 +276,37 @@ class _ShardFiles:
             raise InputError(msg)
         if self._fh is None or _full(self.shards[-1], size, limits):
             self._next()
-        data += b"\n"
-        self._fh.write(data)
-        self._digest.update(data)  # the file's exact bytes, checked before upload
+        self._put(data + b"\n")
         current = self.shards[-1]
         current.add([row])
         current.bytes += size
 
     def write_many(self, rows: Sequence[int], lines: list[bytes]) -> None:
-        """Append request lines (without newlines) for `rows`, a run of lines per shard."""
-        limits, i, n = self.limits, 0, len(lines)
+        """Append request lines (without newlines) for `rows`."""
+        if not lines:
+            return
+        ends = np.zeros(len(lines) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, lines), np.int64, len(lines)) + 1, out=ends[1:])
+        self.write_block(rows, memoryview(b"\n".join(lines) + b"\n"), ends)
+
+    def write_block(self, rows: Sequence[int], data: memoryview, ends: np.ndarray) -> None:
+        """Append the lines of `rows`, given end to end in `data`, each with its newline
+        (`ends`: where each starts, and the last one ends): a run of lines per shard."""
+        limits = self.limits
+        sizes = np.diff(ends) - 1 + limits.line_overhead
+        room = min(limits.max_requests, limits.max_embedding_inputs or limits.max_requests)
+        i, n = 0, len(rows)
         while i < n:
-            if self._fh is None or _full(
-                self.shards[-1], len(lines[i]) + limits.line_overhead, limits
-            ):
-                self.write(rows[i], lines[i])
+            if self._fh is None or _full(self.shards[-1], int(sizes[i]), limits):
+                self.write(rows[i], bytes(data[ends[i] : ends[i + 1] - 1]))  # opens a shard
                 i += 1
                 continue
             current = self.shards[-1]
-            room = min(limits.max_requests, limits.max_embedding_inputs or limits.max_requests)
-            stop, used = min(n, i + room - current.n), current.bytes
-            j = i
-            while j < stop:
-                size = len(lines[j]) + limits.line_overhead
-                if used + size > limits.max_bytes:
-                    break
-                used += size
-                j += 1
-            if j == i:  # the next line opens a new shard (or is refused) through write()
-                self.write(rows[i], lines[i])
-                i += 1
-                continue
-            data = b"\n".join(lines[i:j]) + b"\n"
-            self._fh.write(data)
-            self._digest.update(data)  # the file's exact bytes, checked before upload
+            used = current.bytes + np.cumsum(sizes[i : min(n, i + room - current.n)])
+            j = i + int(np.searchsorted(used, limits.max_bytes, side="right"))
+            self._put(data[ends[i] : ends[j]])
             current.add(rows[i:j])
-            current.bytes = used
+            current.bytes = int(used[j - i - 1])
             i = j
 
     def _next(self) -> None:
@@ -260,12 +319,30 @@ class _ShardFiles:
         current.path.chmod(0o600)
         self._digest = hashlib.sha256()
 
+    def _put(self, data: bytes | memoryview) -> None:
+        """Append `data` to the open shard file and its hash, in the writer thread (a file
+        write and a large hash update let go of the GIL: the next chunk is built meanwhile).
+        One write waits at a time, so memory holds at most two chunks' lines."""
+        self._settle()
+        self._pending = self._writer.submit(_append, self._fh, self._digest, data)
+
+    def _settle(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
     def close(self) -> None:
         """Close the open shard file and record its hash."""
+        self._settle()
         if self._fh is not None:
             self._fh.close()
             self._fh = None
             self.shards[-1].sha256 = self._digest.hexdigest()
+
+
+def _append(fh: Any, digest: Any, data: bytes | memoryview) -> None:
+    fh.write(data)
+    digest.update(data)  # the file's exact bytes, checked before upload
 
 
 def _full(shard: PreparedShard, size: int, limits: Limits) -> bool:

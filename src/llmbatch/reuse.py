@@ -21,18 +21,21 @@ import hashlib
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
+from llmbatch import json_texts
 from llmbatch._json import loads
 from llmbatch.answer_index import KEY, AnswerIndex, Ref
 from llmbatch.ids import row_of, wire_id
 from llmbatch.manifest import Manifest, Shard
-from llmbatch.prepare import CHUNK, ranges
+from llmbatch.prepare import ranges
 from llmbatch.providers.backend import Backend
 from llmbatch.result_tally import KEYS_FILE, ResultTally, line_digest
 from llmbatch.results import READ_ERRORS, usable_reply
@@ -80,31 +83,84 @@ def digest_rows(
     digests fed on the way: for each row, `b"<row>\\0" + body + b"\\n"` into `hasher` and the
     same with the dumped text into `text_hasher` (`identity.texts_digest`).
 
-    A chunk of rows at a time, each digest fed one joined chunk: the bytes, and so the
-    digests, are those of one update per row.
+    A chunk of rows at a time, as Arrow columns (`json_texts`); a chunk Arrow can't take goes
+    row by row (`_chunk_by_row`), to the same bytes. Each identity digest is fed one joined
+    chunk (the bytes, and so the digest, of one update per row), in a second thread: hashlib
+    lets go of the GIL for a large update, so the two digests cost no wall time beside the
+    keys, which hash each row apart.
     """
     prefix, suffix = body_template(spec)
     keys = bytearray(KEY_SIZE * len(texts))
-    dumps, blake = orjson.dumps, hashlib.blake2b
-    keyed = header + prefix
-    as_line = b"%d\x00" + prefix.replace(b"%", b"%%") + b"%s" + suffix.replace(b"%", b"%%") + b"\n"
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        # copied (`b"%s" %`): keeping orjson's own result objects alive costs some 4 µs a row
-        # in allocation (measured at 200,000 rows: 0.84 s kept as is, 0.13 s copied)
-        dumped = [b"%s" % dumps(texts[r]) for r in chunk]
-        digests = [blake(keyed + t + suffix, digest_size=KEY_SIZE).digest() for t in dumped]
-        first, last = chunk[0], chunk[-1]
-        if last - first + 1 == len(chunk):  # a run of rows: one slice assignment
-            keys[KEY_SIZE * first : KEY_SIZE * (last + 1)] = b"".join(digests)
-        else:
-            for r, key in zip(chunk, digests, strict=True):
-                keys[KEY_SIZE * r : KEY_SIZE * (r + 1)] = key
-        hasher.update(b"".join([as_line % (r, t) for r, t in zip(chunk, dumped, strict=True)]))
-        text_hasher.update(
-            b"".join([b"%d\x00%s\n" % (r, t) for r, t in zip(chunk, dumped, strict=True)])
-        )
+    by_row = np.frombuffer(keys, dtype=np.uint8).reshape(-1, KEY_SIZE)
+    keyed = hashlib.blake2b(header + prefix, digest_size=KEY_SIZE)
+    step = json_texts.chunk_size(len(prefix) + len(suffix))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmbatch-digest") as feeder:
+        fed: Future[None] | None = None
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            digests, parts = _chunk_digests(texts, chunk, (prefix, suffix), keyed)
+            if fed is not None:
+                fed.result()  # one chunk's bytes waiting at a time: memory stays one chunk's
+            fed = feeder.submit(_feed, (hasher, text_hasher), parts)
+            by_row[np.asarray(chunk, dtype=np.int64)] = np.frombuffer(digests, np.uint8).reshape(
+                -1, KEY_SIZE
+            )
+        if fed is not None:
+            fed.result()
     return keys
+
+
+def _feed(hashers: tuple[Any, Any], parts: tuple[Any, Any]) -> None:
+    for hasher, data in zip(hashers, parts, strict=True):
+        hasher.update(data)
+
+
+def _chunk_digests(
+    texts: Sequence[Any], chunk: Sequence[int], template: tuple[bytes, bytes], keyed: Any
+) -> tuple[bytes, tuple[Any, Any]]:
+    """A chunk's request keys end to end, and its bytes for the two identity digests."""
+    prefix, suffix = template
+    dumped = json_texts.dumped([texts[r] for r in chunk])
+    if dumped is None:
+        return _chunk_by_row(texts, chunk, template, keyed)
+    digests = _key_digests(json_texts.joined(dumped, suffix), keyed)
+    number = json_texts.numbers(chunk)
+    lines = json_texts.joined(number, b"\x00" + prefix, dumped, suffix + b"\n")
+    dumped_texts = json_texts.joined(number, b"\x00", dumped, b"\n")
+    return digests, (json_texts.values(lines), json_texts.values(dumped_texts))
+
+
+def _key_digests(bodies_after_prefix: Any, keyed: Any) -> bytes:
+    """Each row's request key: `keyed` (the header and body prefix, hashed once) continued
+    with the row's bytes, all the keys end to end."""
+    data, ends = json_texts.values(bodies_after_prefix), json_texts.offsets(bodies_after_prefix)
+    bounds = zip(ends[:-1].tolist(), ends[1:].tolist(), strict=True)
+    return _continued(keyed, (data[a:b] for a, b in bounds))
+
+
+def _continued(keyed: Any, pieces: Iterable[Any]) -> bytes:
+    fresh = keyed.copy
+    digests = []
+    for piece in pieces:
+        one = fresh()
+        one.update(piece)
+        digests.append(one.digest())
+    return b"".join(digests)
+
+
+def _chunk_by_row(
+    texts: Sequence[Any], chunk: Sequence[int], template: tuple[bytes, bytes], keyed: Any
+) -> tuple[bytes, tuple[bytes, bytes]]:
+    """`_chunk_digests` a row at a time, for what Arrow can't take: the same bytes."""
+    prefix, suffix = template
+    as_line = b"%d\x00" + prefix.replace(b"%", b"%%") + b"%s" + suffix.replace(b"%", b"%%") + b"\n"
+    # copied (`b"%s" %`): keeping orjson's own result objects alive costs some 4 µs a row
+    # in allocation (measured at 200,000 rows: 0.84 s kept as is, 0.13 s copied)
+    dumped = [b"%s" % orjson.dumps(texts[r]) for r in chunk]
+    digests = _continued(keyed, (text + suffix for text in dumped))
+    pairs = list(zip(chunk, dumped, strict=True))
+    lines = b"".join([as_line % pair for pair in pairs])
+    return digests, (lines, b"".join([b"%d\x00%s\n" % pair for pair in pairs]))
 
 
 def key_of(keys: bytes | bytearray, row: int) -> bytes:
