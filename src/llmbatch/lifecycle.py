@@ -38,6 +38,7 @@ from llmbatch._exceptions import (
 from llmbatch._retry import sleep
 from llmbatch.answer_index import AnswerIndex
 from llmbatch.claims import Claims
+from llmbatch.download_check import check_download
 from llmbatch.manifest import TERMINAL, Manifest, Observation, Shard
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import LOST_INPUT, Backend, Created, now
@@ -45,7 +46,7 @@ from llmbatch.quota import QueuePacer, QuotaBook, estimate_shard_tokens, in_flig
 from llmbatch.result_tally import ResultTally
 from llmbatch.state import JobState
 from llmbatch.store import DENIED, file_shape, folder_error, make_dir
-from llmbatch.verify import Problem, check_download, check_request_file
+from llmbatch.verify import Problem, check_request_file
 
 __all__ = ["DOWNLOAD_ATTEMPTS", "SENDERS", "Lifecycle"]
 
@@ -325,7 +326,10 @@ class Lifecycle:
                 rows=set(unranges(shard.rows)),
                 succeeded=int(shard.counts.get("completed") or 0),
                 is_answer=self.backend.is_answer,
-                on_answer=tally.answer,
+                answers=tally,
+                columnar=self.backend.wire.columnar,
+                endpoint=self.endpoint,
+                plain_answers=self.backend.plain_is_answer,
             )
         except BaseException:
             _remove(files)

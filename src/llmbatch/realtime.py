@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from llmbatch._exceptions import ResultsIntegrityError
 from llmbatch._json import loads
+from llmbatch.download_check import check_download
 from llmbatch.manifest import Observation, Shard, Status
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend, now
@@ -38,7 +39,7 @@ from llmbatch.realtime_calls import Answer, Caller, Unit, units
 from llmbatch.state import JobState
 from llmbatch.store import file_shape, make_dir
 from llmbatch.sync_options import Pacer, SyncOptions
-from llmbatch.verify import check_download, check_request_file
+from llmbatch.verify import check_request_file
 
 __all__ = ["Journal", "Realtime", "journal_name"]
 

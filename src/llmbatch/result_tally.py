@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from llmbatch import json_texts
 from llmbatch.answer_index import KEY, Run
 from llmbatch.costs import TOKEN_KINDS
 from llmbatch.providers.backend import Backend
@@ -30,17 +33,32 @@ KEYS_FILE = "requests/keys.bin"  # 16 bytes per row, by position (`reuse.digest_
 NO_KEY = bytes(KEY)  # a row that is not sent
 
 
-def line_digest(line: bytes) -> bytes:
+def line_digest(line: bytes | memoryview) -> bytes:
     """What an answer line is checked against before it is copied into another job."""
     return hashlib.blake2b(line, digest_size=8).digest()
 
 
 @dataclass
 class _Places:
+    """Where a file's answers lie: a line at a time, and a block of plain lines at a time."""
+
     rows: list[int] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     digests: list[bytes] = field(default_factory=list)
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, bytes]] = field(default_factory=list)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, bytes]:
+        """(rows, offsets, lengths, digests) of every answer, as arrays and one blob."""
+        singles = (
+            np.asarray(self.rows, dtype=np.int64),
+            np.asarray(self.offsets, dtype=np.uint64),
+            np.asarray(self.lengths, dtype=np.uint32),
+            b"".join(self.digests),
+        )
+        parts = [*self.blocks, singles]
+        rows, offsets, lengths = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        return rows, offsets, lengths, b"".join(p[3] for p in parts)
 
 
 class ResultTally:
@@ -66,18 +84,33 @@ class ResultTally:
         except READ_ERRORS:
             return  # collect() words this row's error; nothing to count or to reuse
         tokens = self.tokens
-        tokens["input"] += reply.input_tokens or 0
-        tokens["output"] += reply.output_tokens or 0
-        tokens["cache_read"] += reply.cache_read_tokens or 0
-        tokens["cache_write"] += reply.cache_write_tokens or 0
+        tokens["input"] += _count(reply.input_tokens)
+        tokens["output"] += _count(reply.output_tokens)
+        tokens["cache_read"] += _count(reply.cache_read_tokens)
+        tokens["cache_write"] += _count(reply.cache_write_tokens)
         text = raw.rstrip(b"\r\n")
-        places = self._files.get(path)
-        if places is None:
-            places = self._files[path] = _Places()
+        places = self._files.setdefault(path, _Places())
         places.rows.append(row)
         places.offsets.append(offset)
         places.lengths.append(len(text))
         places.digests.append(line_digest(text))
+
+    def plain(
+        self, path: Path, rows: np.ndarray, starts: np.ndarray, lines: pa.Array, replies: Any
+    ) -> None:
+        """A block's plain successes at once (`download_check`): their tokens and places."""
+        tokens = self.tokens
+        for kind, column in zip(TOKEN_KINDS, _token_columns(replies), strict=True):
+            tokens[kind] += pc.sum(column).as_py() or 0
+        data, ends = json_texts.values(lines), json_texts.offsets(lines)
+        stops = ends[1:].copy()
+        if len(lines):  # a CRLF line's answer is the line without its \r
+            stops -= np.frombuffer(data, dtype=np.uint8)[stops - 1] == 0x0D
+        bounds = zip(ends[:-1].tolist(), stops.tolist(), strict=True)
+        digests = b"".join([line_digest(data[a:b]) for a, b in bounds])
+        places = self._files.setdefault(path, _Places())
+        lengths = (stops - ends[:-1]).astype(np.uint32)
+        places.blocks.append((rows.astype(np.int64), starts.astype(np.uint64), lengths, digests))
 
     def runs(self, job: Path, names: dict[Path, str]) -> list[Run]:
         """The answers as runs of the index: each file under its name in the job folder
@@ -89,21 +122,42 @@ class ResultTally:
         all_keys = np.memmap(keys_path, dtype=f"V{KEY}", mode="r")
         out = []
         for path, places in self._files.items():
-            rows = np.asarray(places.rows, dtype=np.int64)
+            rows, offsets, lengths, blob = places.arrays()
             keep = rows < len(all_keys)
             keys = np.asarray(all_keys[rows[keep]])
             sent = keys != np.void(NO_KEY)
             keep[keep], keys = sent, keys[sent]
-            digests = np.frombuffer(b"".join(places.digests), dtype="V8")[keep]
+            digests = np.frombuffer(blob, dtype="V8")[keep]
             out.append(
                 Run(
                     str(job.resolve()),
                     names[path],
                     keys.tobytes(),
-                    np.asarray(places.offsets, dtype=np.uint64)[keep],
-                    np.asarray(places.lengths, dtype=np.uint32)[keep],
+                    offsets[keep],
+                    lengths[keep],
                     digests.tobytes(),
                 )
             )
         del all_keys
         return out
+
+
+def _token_columns(replies: Any) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """The token count columns of `result_columns.ReplyColumns`, in `TOKEN_KINDS` order."""
+    return (
+        replies.input_tokens,
+        replies.output_tokens,
+        replies.cache_read_tokens,
+        replies.cache_write_tokens,
+    )
+
+
+def _count(value: Any) -> int:
+    """A token count as the provider wrote it, when it is a whole number (a count written as
+    a string or a fraction, seen on no provider but possible on a compatible service, counts
+    nothing rather than failing the download)."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return 0

@@ -114,6 +114,9 @@ class AnthropicBackend(Backend):
         result = line.get("result")
         return isinstance(result, dict) and result.get("type") == "succeeded"
 
+    def plain_is_answer(self, file_kind: str) -> bool:
+        return True  # the columnar read's plain lines are `"type": "succeeded"` results
+
     @staticmethod
     def parse_line(line: dict[str, Any]) -> ResultLine:
         return parse_result_line(line)

@@ -111,6 +111,12 @@ class Backend(ABC):
     def is_answer(self, file_kind: str, line: dict[str, Any]) -> bool:
         """Whether a result line counts towards the provider's succeeded count."""
 
+    def plain_is_answer(self, file_kind: str) -> bool:
+        """Whether every line of a file of this kind that the wire's columnar read finds a
+        plain success counts as an answer (`is_answer`): then a download is checked a block
+        of columns at a time. No, unless a provider says so."""
+        return False
+
     @staticmethod
     @abstractmethod
     def parse_line(line: dict[str, Any]) -> ResultLine:

@@ -155,6 +155,9 @@ class OpenAIBackend(Backend):
     def is_answer(self, file_kind: str, line: dict[str, Any]) -> bool:
         return file_kind == "output"  # the output file holds the 2xx lines `completed` counts
 
+    def plain_is_answer(self, file_kind: str) -> bool:
+        return file_kind == "output"  # `is_answer` reads the file's kind only
+
     @staticmethod
     def parse_line(line: dict[str, Any]) -> ResultLine:
         return parse_output_line(line)

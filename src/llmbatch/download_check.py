@@ -1,0 +1,240 @@
+"""A shard's download checked before it is trusted, a block of lines at a time.
+
+A download is trusted only if every line parses as a JSON object with a `custom_id`, every
+custom_id is one of this shard's wire ids and appears once across the shard's files, and
+there are at least as many answer lines as the provider counted as succeeded. The counts are
+a floor, never a ceiling: rows are never declared lost from the counts alone (an expired
+OpenAI batch was seen with counts that do not add up); missing rows are derived from the
+files. A final line without a newline is accepted when it parses (the APIs do not promise a
+trailing newline); a body cut mid-line fails to parse. A body shorter than its
+Content-Length is caught by the HTTP layer.
+
+The check is the one parse of a download, and so also where its answers are tallied
+(`result_tally`). A block whose lines are the provider's plain successes is parsed once as
+Arrow columns (`result_columns`, the read collect() uses) and checked a column at a time;
+its other lines, and every block the columnar read does not fit exactly, are checked a line
+at a time (`_Check.line`), as are all lines when no columnar read is given.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from llmbatch import json_texts
+from llmbatch._json import loads
+from llmbatch.ids import row_of
+from llmbatch.result_columns import Columnar, parse_file, row_numbers, split_lines
+from llmbatch.verify import Problem
+
+__all__ = ["BLOCK", "Answers", "check_download"]
+
+BLOCK = 8 << 20  # bytes of a results file checked at a time (cut at a line's end)
+_ANY_ROW = 1 << 62
+
+
+class Answers(Protocol):
+    """What sees each answer line of a download (`result_tally.ResultTally`): a line at a
+    time, or a block's plain successes as columns. What it saw counts only if the check
+    passes."""
+
+    def answer(self, path: Path, row: int, offset: int, raw: bytes, line: dict[str, Any]) -> None:
+        """One answer line of `path`, at byte `offset`, for row `row` (`raw`: as read)."""
+
+    def plain(
+        self, path: Path, rows: np.ndarray, starts: np.ndarray, lines: pa.Array, replies: Any
+    ) -> None:
+        """A block's plain successes: their rows, byte offsets in `path`, the lines (without
+        their newline) and their `result_columns.ReplyColumns`."""
+
+
+class _Unseen:
+    def answer(self, path: Path, row: int, offset: int, raw: bytes, line: dict[str, Any]) -> None:
+        pass
+
+    def plain(
+        self, path: Path, rows: np.ndarray, starts: np.ndarray, lines: pa.Array, replies: Any
+    ) -> None:
+        pass
+
+
+def check_download(
+    files: Iterable[tuple[str, Path]],
+    *,
+    tag: str,
+    rows: set[int],
+    succeeded: int,
+    is_answer: Callable[[str, dict[str, Any]], bool],
+    answers: Answers | None = None,
+    columnar: Columnar | None = None,
+    endpoint: str = "",
+    plain_answers: Callable[[str], bool] = lambda kind: False,
+    block_size: int = BLOCK,
+) -> Problem | None:
+    """Check a shard's downloaded files (`(file kind, path)` pairs); None if trustworthy.
+
+    `answers` sees each answer line on the way. With the provider's `columnar` read (for
+    `endpoint`), the blocks of a file whose kind holds answers in its plain lines
+    (`plain_answers(kind)`) are checked as columns, `block_size` bytes at a time.
+    """
+    check = _Check(tag, rows, is_answer, answers or _Unseen())
+    for file_kind, path in files:
+        fast = columnar is not None and columnar.applies(endpoint) and plain_answers(file_kind)
+        number = 1
+        for start, block in _blocks(path, block_size):
+            if fast:
+                assert columnar is not None
+                problem = check.block(file_kind, path, number, start, block, columnar, endpoint)
+            else:
+                problem = check.lines(file_kind, path, number, start, block)
+            if problem is not None:
+                return problem
+            number += block.count(b"\n")
+    if check.answers < succeeded:
+        msg = f"{check.answers} answer line(s) but the provider counted {succeeded} succeeded"
+        return Problem(msg + " (the download is incomplete)")
+    return None
+
+
+def _blocks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
+    """`(byte offset, bytes)` of the file, about `size` bytes at a time, each ending at a
+    newline (the last one: where the file ends)."""
+    start, rest = 0, b""
+    with path.open("rb") as fh:
+        while data := fh.read(size):
+            buf = rest + data if rest else data
+            cut = buf.rfind(b"\n") + 1
+            if cut:
+                yield start, buf[:cut]
+                start, rest = start + cut, buf[cut:]
+            else:
+                rest = buf
+    if rest:
+        yield start, rest
+
+
+class _Check:
+    """The check's state across a shard's files: the rows seen, the answers counted."""
+
+    def __init__(
+        self,
+        tag: str,
+        rows: set[int],
+        is_answer: Callable[[str, dict[str, Any]], bool],
+        answers: Answers,
+    ) -> None:
+        self.tag, self.rows, self.is_answer, self.out = tag, rows, is_answer, answers
+        self.seen: set[int] = set()
+        self.answers = 0
+
+    def lines(
+        self, file_kind: str, path: Path, number: int, start: int, block: bytes
+    ) -> Problem | None:
+        """Check a block a line at a time (lines numbered from `number`, bytes from `start`)."""
+        offset = start
+        for n, raw in enumerate(io.BytesIO(block), start=number):
+            problem = self.line(file_kind, path, n, offset, raw)
+            if problem is not None:
+                return problem
+            offset += len(raw)
+        return None
+
+    def line(
+        self, file_kind: str, path: Path, number: int, offset: int, raw: bytes
+    ) -> Problem | None:
+        """Check one line (`raw`, as read, at byte `offset`): None if it is fine."""
+        try:  # the usual line, without a call (this runs for every row)
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            if not raw.strip():
+                return None
+            line = None
+        if type(line) is not dict or type(line.get("custom_id")) is not str:
+            line, problem = _parse(raw, path.name, number)
+            if problem is not None:
+                return problem
+        custom_id = line["custom_id"]
+        row = row_of(custom_id, self.tag)
+        if row is None:
+            msg = f"line {number} of {path.name} has custom_id {custom_id!r}, not this job's"
+            return Problem(msg, wrong_batch=True)
+        if row not in self.rows:
+            msg = f"line {number} of {path.name}: row {row} is not in this shard"
+            return Problem(msg, wrong_batch=True)
+        if row in self.seen:
+            return Problem(f"line {number} of {path.name}: custom_id {custom_id!r} twice")
+        self.seen.add(row)
+        if self.is_answer(file_kind, line):
+            self.answers += 1
+            self.out.answer(path, row, offset, raw, line)
+        return None
+
+    def block(
+        self,
+        file_kind: str,
+        path: Path,
+        number: int,
+        start: int,
+        block: bytes,
+        columnar: Columnar,
+        endpoint: str,
+    ) -> Problem | None:
+        """Check a block as columns where it fits: its plain successes at once, each other
+        line by `line`. A block the columnar read does not fit, or whose plain lines hold
+        anything wrong (a stranger's row, a row twice), goes line by line, which finds and
+        words the first problem exactly as it always has."""
+        lines = split_lines(block)
+        table = None if lines is None else parse_file(block, len(lines), columnar)
+        if lines is None or table is None:
+            return self.lines(file_kind, path, number, start, block)
+        slots = row_numbers(table.column("custom_id"), self.tag, 0, _ANY_ROW)
+        plain, replies = columnar.read(table, endpoint)
+        fast = pc.and_(plain, pc.is_valid(slots))
+        picked = pc.indices_nonzero(fast).to_numpy()
+        rows = slots.filter(fast).to_numpy()
+        if not self._fresh(rows):
+            return self.lines(file_kind, path, number, start, block)
+        self.seen.update(rows.tolist())
+        self.answers += len(rows)
+        # each line's byte offset: split_lines drops one newline a line
+        ends = json_texts.offsets(lines)
+        inside = ends[:-1] + np.arange(len(lines), dtype=np.int64)  # where each line starts
+        starts = start + inside
+        others = np.ones(len(lines), dtype=bool)
+        others[picked] = False
+        for i in np.flatnonzero(others).tolist():
+            at = int(inside[i])
+            raw = block[at : at + int(ends[i + 1] - ends[i]) + 1]  # with its newline, as read
+            problem = self.line(file_kind, path, number + i, int(starts[i]), raw)
+            if problem is not None:
+                return problem
+        if len(picked) == len(lines):  # the usual block: every line a plain answer
+            self.out.plain(path, rows, starts, lines, replies)
+        else:
+            taken = pa.array(picked)
+            self.out.plain(path, rows, starts[picked], lines.take(taken), replies.take(taken))
+        return None
+
+    def _fresh(self, rows: np.ndarray) -> bool:
+        """Whether the rows are all this shard's, each once, none seen before."""
+        if len(np.unique(rows)) != len(rows):
+            return False
+        listed = rows.tolist()
+        return self.rows.issuperset(listed) and self.seen.isdisjoint(listed)
+
+
+def _parse(raw: bytes, name: str, number: int) -> tuple[Any, Problem | None]:
+    try:
+        line = loads(raw)
+    except orjson.JSONDecodeError:
+        return None, Problem(f"line {number} of {name} is not JSON: {raw[:60]!r}")
+    if not isinstance(line, dict) or not isinstance(line.get("custom_id"), str):
+        return None, Problem(f"line {number} of {name} is not a result line: {raw[:60]!r}")
+    return line, None
