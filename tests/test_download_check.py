@@ -19,6 +19,7 @@ import pytest
 
 from llmbatch.download_check import check_download
 from llmbatch.result_tally import KEYS_FILE, ResultTally
+from llmbatch.store import file_shape
 from test_collect_fast import (
     ENDPOINT,
     TAG,
@@ -188,3 +189,15 @@ def test_too_few_answers_is_a_problem_both_ways(tmp_path: Path, provider: str) -
         )  # fmt: skip
         assert problem is not None
         assert problem.message.startswith(f"{N - 2} answer line(s) but the provider counted")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\n", b"{a}\n", b"{a}", b"{a}\n\n{b}\n", b"{a}\n  \n{b}", b" \n", b"{a}\r\n{b}\r\n",
+     b"{a}\n{", b"x\ny\n", b"\n{a}\n", b"{a}\n \t\x0b\x0c\r\n", b"{a}\n" * 1000],
+)  # fmt: skip
+def test_a_files_shape_counts_its_non_blank_lines(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(data)
+    with path.open("rb") as fh:
+        assert file_shape(path) == [len(data), sum(1 for line in fh if line.strip())]
