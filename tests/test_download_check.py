@@ -55,6 +55,9 @@ class _Counted:
         self.as_columns += len(rows)
         self.tally.plain(path, rows, *rest)
 
+    def shape(self, path: Path, size: int, lines: int) -> None:
+        self.tally.shape(path, size, lines)
+
 
 def _check(tmp: Path, provider: str, files: list[bytes], fast: bool, block: int) -> Any:
     """The verdict, tokens and answer places of checking `files` as one shard's download."""
@@ -93,6 +96,7 @@ def _check(tmp: Path, provider: str, files: list[bytes], fast: bool, block: int)
     _AS_COLUMNS[fast] = counted.as_columns
     if problem is not None:  # what the tally saw counts only if the check passes
         return problem, None, None
+    assert tally.shapes == {p: file_shape(p) for _, p in paths}  # counted on the way
     return problem, dict(tally.tokens), places
 
 

@@ -54,6 +54,9 @@ class Answers(Protocol):
         """A block's plain successes: their rows, byte offsets in `path`, the lines (without
         their newline) and their `result_columns.ReplyColumns`."""
 
+    def shape(self, path: Path, size: int, lines: int) -> None:
+        """A file read whole: its bytes and non-blank lines (`store.file_shape`)."""
+
 
 class _Unseen:
     def answer(self, path: Path, row: int, offset: int, raw: bytes, line: dict[str, Any]) -> None:
@@ -62,6 +65,9 @@ class _Unseen:
     def plain(
         self, path: Path, rows: np.ndarray, starts: np.ndarray, lines: pa.Array, replies: Any
     ) -> None:
+        pass
+
+    def shape(self, path: Path, size: int, lines: int) -> None:
         pass
 
 
@@ -87,16 +93,17 @@ def check_download(
     check = _Check(tag, rows, is_answer, answers or _Unseen())
     for file_kind, path in files:
         fast = columnar is not None and columnar.applies(endpoint) and plain_answers(file_kind)
-        number = 1
+        check.number, check.non_blank, size = 1, 0, 0
         for start, block in _blocks(path, block_size):
             if fast:
                 assert columnar is not None
-                problem = check.block(file_kind, path, number, start, block, columnar, endpoint)
+                problem = check.block(file_kind, path, start, block, columnar, endpoint)
             else:
-                problem = check.lines(file_kind, path, number, start, block)
+                problem = check.lines(file_kind, path, start, block)
             if problem is not None:
                 return problem
-            number += block.count(b"\n")
+            size = start + len(block)
+        check.out.shape(path, size, check.non_blank)
     if check.answers < succeeded:
         msg = f"{check.answers} answer line(s) but the provider counted {succeeded} succeeded"
         return Problem(msg + " (the download is incomplete)")
@@ -133,16 +140,17 @@ class _Check:
         self.tag, self.rows, self.is_answer, self.out = tag, rows, is_answer, answers
         self.seen: set[int] = set()
         self.answers = 0
+        self.number = 1  # the next line's number in the file being read
+        self.non_blank = 0  # the lines of that file read so far that are not blank
 
-    def lines(
-        self, file_kind: str, path: Path, number: int, start: int, block: bytes
-    ) -> Problem | None:
-        """Check a block a line at a time (lines numbered from `number`, bytes from `start`)."""
+    def lines(self, file_kind: str, path: Path, start: int, block: bytes) -> Problem | None:
+        """Check a block (at byte `start` of the file) a line at a time."""
         offset = start
-        for n, raw in enumerate(io.BytesIO(block), start=number):
-            problem = self.line(file_kind, path, n, offset, raw)
+        for raw in io.BytesIO(block):
+            problem = self.line(file_kind, path, self.number, offset, raw)
             if problem is not None:
                 return problem
+            self.number += 1
             offset += len(raw)
         return None
 
@@ -156,6 +164,7 @@ class _Check:
             if not raw.strip():
                 return None
             line = None
+        self.non_blank += 1
         if type(line) is not dict or type(line.get("custom_id")) is not str:
             line, problem = _parse(raw, path.name, number)
             if problem is not None:
@@ -180,7 +189,6 @@ class _Check:
         self,
         file_kind: str,
         path: Path,
-        number: int,
         start: int,
         block: bytes,
         columnar: Columnar,
@@ -193,14 +201,14 @@ class _Check:
         lines = split_lines(block)
         table = None if lines is None else parse_file(block, len(lines), columnar)
         if lines is None or table is None:
-            return self.lines(file_kind, path, number, start, block)
+            return self.lines(file_kind, path, start, block)
         slots = row_numbers(table.column("custom_id"), self.tag, 0, _ANY_ROW)
         plain, replies = columnar.read(table, endpoint)
         fast = pc.and_(plain, pc.is_valid(slots))
         picked = pc.indices_nonzero(fast).to_numpy()
         rows = slots.filter(fast).to_numpy()
         if not self._fresh(rows):
-            return self.lines(file_kind, path, number, start, block)
+            return self.lines(file_kind, path, start, block)
         self.seen.update(rows.tolist())
         self.answers += len(rows)
         # each line's byte offset: split_lines drops one newline a line
@@ -212,7 +220,7 @@ class _Check:
         for i in np.flatnonzero(others).tolist():
             at = int(inside[i])
             raw = block[at : at + int(ends[i + 1] - ends[i]) + 1]  # with its newline, as read
-            problem = self.line(file_kind, path, number + i, int(starts[i]), raw)
+            problem = self.line(file_kind, path, self.number + i, int(starts[i]), raw)
             if problem is not None:
                 return problem
         if len(picked) == len(lines):  # the usual block: every line a plain answer
@@ -220,6 +228,8 @@ class _Check:
         else:
             taken = pa.array(picked)
             self.out.plain(path, rows, starts[picked], lines.take(taken), replies.take(taken))
+        self.number += len(lines)
+        self.non_blank += len(picked)  # every line of the block starts with "{"
         return None
 
     def _fresh(self, rows: np.ndarray) -> bool:

@@ -354,7 +354,7 @@ class Lifecycle:
         names: dict[Path, str] = {}
         for kind, path in files:
             final = self.folder.result_path(shard.index, kind)
-            shape = file_shape(path)
+            shape = tally.shapes.get(path) or file_shape(path)
             os.replace(path, final)
             names[path] = str(final.relative_to(self.folder.path))
             kept[names[path]] = shape

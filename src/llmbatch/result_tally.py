@@ -70,6 +70,7 @@ class ResultTally:
         self._reply = backend.wire.reply
         self._endpoint = endpoint
         self.tokens = dict.fromkeys(TOKEN_KINDS, 0)
+        self.shapes: dict[Path, list[int]] = {}  # file → [bytes, non-blank lines]
         self._files: dict[Path, _Places] = {}
 
     def answer(self, path: Path, row: int, offset: int, raw: bytes, line: dict[str, Any]) -> None:
@@ -111,6 +112,10 @@ class ResultTally:
         places = self._files.setdefault(path, _Places())
         lengths = (stops - ends[:-1]).astype(np.uint32)
         places.blocks.append((rows.astype(np.int64), starts.astype(np.uint64), lengths, digests))
+
+    def shape(self, path: Path, size: int, lines: int) -> None:
+        """A file read whole (`store.file_shape`, without reading it again)."""
+        self.shapes[path] = [size, lines]
 
     def runs(self, job: Path, names: dict[Path, str]) -> list[Run]:
         """The answers as runs of the index: each file under its name in the job folder
