@@ -13,6 +13,7 @@ from llmbatch import json_texts
 from llmbatch.ids import wire_id
 from llmbatch.prepare import Limits, line_template, write_shards
 from llmbatch.providers import anthropic_wire, openai_wire
+from llmbatch.quota import estimate_shard_tokens
 from llmbatch.reuse import KEY_SIZE, digest_rows, key_of
 from llmbatch.tasks import TaskSpec, body_template
 
@@ -160,6 +161,8 @@ def test_odd_texts_make_the_providers_lines_and_digests(tmp_path: Path, provider
     assert b"".join(s.path.read_bytes() for s in shards) == b"".join(
         line(wire_id("ab12cd", r), prefix + orjson.dumps(texts[r]) + suffix) + b"\n" for r in rows
     )
+    # the enqueued-token estimate made on the way is the one read back from the file
+    assert [s.tokens for s in shards] == [estimate_shard_tokens(s.path) for s in shards]
     header = b'["%s","http://x","/v1"]\n' % provider.encode()
     hasher, text_hasher = hashlib.blake2b(digest_size=16), hashlib.blake2b(digest_size=16)
     keys = digest_rows(spec, texts, rows, header, hasher, text_hasher)
@@ -195,6 +198,7 @@ def test_a_chunk_arrow_cannot_take_digests_row_by_row(tmp_path: Path) -> None:
             line(wire_id(tag, r), spec.endpoint, prefix + orjson.dumps(t) + suffix) + b"\n"
             for r, t in enumerate(texts)
         )
+        assert shard.tokens == estimate_shard_tokens(shard.path)
 
 
 def test_identity_and_keys_are_those_of_earlier_versions() -> None:

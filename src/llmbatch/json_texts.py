@@ -18,7 +18,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["ROW_BUDGET", "chunk_size", "dumped", "joined", "numbers", "offsets", "values"]
+__all__ = [
+    "ROW_BUDGET",
+    "characters",
+    "chunk_size",
+    "dumped",
+    "joined",
+    "numbers",
+    "offsets",
+    "values",
+]
 
 ROW_BUDGET = 16 << 20  # bytes of output a chunk aims at (its columns are in memory at once)
 _MIN_ROWS, _MAX_ROWS = 512, 65_536
@@ -65,6 +74,11 @@ def _escaped_bytes(data: memoryview) -> list[int]:
     if flat.min() < 0x20:
         found += np.unique(flat[flat < 0x20]).tolist()
     return found
+
+
+def characters(dumped: pa.Array) -> np.ndarray:
+    """Each value's length in characters (its bytes are UTF-8: `dumped`'s are)."""
+    return pc.utf8_length(dumped.cast(pa.large_string())).to_numpy(zero_copy_only=False)
 
 
 def joined(*parts: pa.Array | bytes) -> pa.Array:

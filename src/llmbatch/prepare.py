@@ -23,6 +23,7 @@ from llmbatch._exceptions import InputError
 from llmbatch.ids import wire_id
 from llmbatch.manifest import Shard
 from llmbatch.tasks import body_template
+from llmbatch.token_estimate import CHARS_PER_TOKEN
 
 __all__ = [
     "CHUNK",
@@ -73,6 +74,7 @@ class PreparedShard:
     n: int = 0
     bytes: int = 0
     sha256: str = ""
+    tokens: int = 0  # the enqueued-token estimate of its requests (`quota`)
 
     @property
     def rows(self) -> list[int]:
@@ -104,6 +106,7 @@ class PreparedShard:
             n=self.n,
             bytes=self.bytes,
             sha256=self.sha256,
+            enqueued_tokens=self.tokens,
         )
 
 
@@ -145,6 +148,7 @@ def write_shards(
     prefix, suffix = body_template(spec)
     parts = line_parts(line, tag, prefix, suffix)
     step = CHUNK if parts is None else json_texts.chunk_size(parts.size)
+    fixed = len((prefix + suffix).decode("utf-8"))  # a body's characters besides its text
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmbatch-shards")
     out = _ShardFiles(limits, shard_path, first_index, writer)
     progress = tqdm(total=len(rows), desc="preparing", unit="rows", delay=1.0, leave=False)
@@ -154,12 +158,19 @@ def write_shards(
             dumped = None if parts is None else json_texts.dumped([texts[r] for r in chunk])
             if parts is not None and dumped is not None:
                 lines = parts.columns(json_texts.numbers(chunk), dumped)
-                out.write_block(chunk, json_texts.values(lines), json_texts.offsets(lines))
-            elif parts is not None:
-                template, dumps = parts.template, orjson.dumps
-                out.write_many(chunk, [template % (r, dumps(texts[r])) for r in chunk])
+                tokens = _queue_tokens(fixed + json_texts.characters(dumped))
+                out.write_block(chunk, json_texts.values(lines), json_texts.offsets(lines), tokens)
             else:
-                out.write_many(chunk, _lines(line, tag, prefix, suffix, texts, chunk))
+                each = [orjson.dumps(texts[r]) for r in chunk]
+                tokens = _queue_tokens(fixed + np.fromiter(map(_characters, each), np.int64))
+                if parts is not None:
+                    made = [parts.template % pair for pair in zip(chunk, each, strict=True)]
+                else:
+                    made = [
+                        line(wire_id(tag, r), prefix + d + suffix)
+                        for r, d in zip(chunk, each, strict=True)
+                    ]
+                out.write_many(chunk, made, tokens)
             progress.update(len(chunk))
     finally:
         progress.close()
@@ -170,16 +181,13 @@ def write_shards(
     return out.shards
 
 
-def _lines(
-    line: Callable[[str, bytes], bytes],
-    tag: str,
-    prefix: bytes,
-    suffix: bytes,
-    texts: Sequence[Any],
-    chunk: Sequence[int],
-) -> list[bytes]:
-    dumps = orjson.dumps
-    return [line(wire_id(tag, r), prefix + dumps(texts[r]) + suffix) for r in chunk]
+def _characters(dumped: bytes) -> int:
+    return len(dumped.decode("utf-8"))
+
+
+def _queue_tokens(chars: np.ndarray) -> np.ndarray:
+    """Each request's enqueued-token estimate from its body's characters (`queue_tokens`)."""
+    return np.maximum(1, -(-chars // CHARS_PER_TOKEN))
 
 
 @dataclass(frozen=True)
@@ -264,8 +272,9 @@ class _ShardFiles:
         self._writer = writer
         self._pending: Future[None] | None = None
 
-    def write(self, row: int, data: bytes) -> None:
-        """Append one request line (without its newline) for `row`."""
+    def write(self, row: int, data: bytes, tokens: int) -> None:
+        """Append one request line (without its newline) for `row` (`tokens`: its enqueued-
+        token estimate)."""
         limits = self.limits
         size = len(data) + limits.line_overhead
         if size + limits.shard_overhead > limits.max_bytes:
@@ -280,25 +289,30 @@ class _ShardFiles:
         current = self.shards[-1]
         current.add([row])
         current.bytes += size
+        current.tokens += tokens
 
-    def write_many(self, rows: Sequence[int], lines: list[bytes]) -> None:
+    def write_many(self, rows: Sequence[int], lines: list[bytes], tokens: np.ndarray) -> None:
         """Append request lines (without newlines) for `rows`."""
         if not lines:
             return
         ends = np.zeros(len(lines) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, lines), np.int64, len(lines)) + 1, out=ends[1:])
-        self.write_block(rows, memoryview(b"\n".join(lines) + b"\n"), ends)
+        self.write_block(rows, memoryview(b"\n".join(lines) + b"\n"), ends, tokens)
 
-    def write_block(self, rows: Sequence[int], data: memoryview, ends: np.ndarray) -> None:
+    def write_block(
+        self, rows: Sequence[int], data: memoryview, ends: np.ndarray, tokens: np.ndarray
+    ) -> None:
         """Append the lines of `rows`, given end to end in `data`, each with its newline
-        (`ends`: where each starts, and the last one ends): a run of lines per shard."""
+        (`ends`: where each starts, and the last one ends; `tokens`: each one's enqueued-token
+        estimate): a run of lines per shard."""
         limits = self.limits
         sizes = np.diff(ends) - 1 + limits.line_overhead
         room = min(limits.max_requests, limits.max_embedding_inputs or limits.max_requests)
         i, n = 0, len(rows)
         while i < n:
             if self._fh is None or _full(self.shards[-1], int(sizes[i]), limits):
-                self.write(rows[i], bytes(data[ends[i] : ends[i + 1] - 1]))  # opens a shard
+                line = bytes(data[ends[i] : ends[i + 1] - 1])
+                self.write(rows[i], line, int(tokens[i]))  # opens a shard
                 i += 1
                 continue
             current = self.shards[-1]
@@ -307,6 +321,7 @@ class _ShardFiles:
             self._put(data[ends[i] : ends[j]])
             current.add(rows[i:j])
             current.bytes = int(used[j - i - 1])
+            current.tokens += int(tokens[i:j].sum())
             i = j
 
     def _next(self) -> None:

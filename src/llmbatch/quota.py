@@ -37,6 +37,7 @@ import orjson
 from llmbatch._exceptions import ConfigError
 from llmbatch.manifest import Manifest, Shard
 from llmbatch.store import file_lock, make_dir, read_json_object, write_atomic
+from llmbatch.token_estimate import CHARS_PER_TOKEN, queue_tokens
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -47,7 +48,6 @@ __all__ = [
     "in_flight",
 ]
 
-CHARS_PER_TOKEN = 4
 _BOOK = ".quota.json"
 _HOLDING = frozenset({"creating", "submitted"})  # states whose batch may hold the queue
 
@@ -64,15 +64,12 @@ def check_max_enqueued_tokens(value: Any) -> None:
         )
 
 
-def _tokens(text: str) -> int:
-    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
-
-
 def estimate_shard_tokens(path: Path) -> int:
     """The input tokens a shard file's requests put in the provider's queue (see module doc).
 
     Each line's `body` (OpenAI) or `params` (Anthropic) is measured; a line with neither is
-    measured whole.
+    measured whole. Prepare computes the same figure on the way (`prepare.write_shards`); this
+    reads a shard written without it.
     """
     total = 0
     with path.open("rb") as fh:
@@ -81,7 +78,7 @@ def estimate_shard_tokens(path: Path) -> int:
                 continue
             line = orjson.loads(raw)
             body = line.get("body", line.get("params", line)) if isinstance(line, dict) else line
-            total += _tokens(orjson.dumps(body).decode("utf-8"))
+            total += queue_tokens(len(orjson.dumps(body).decode("utf-8")))
     return total
 
 

@@ -26,7 +26,21 @@ import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["TokenEstimate", "estimate_text_tokens", "request_overhead"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "TokenEstimate",
+    "estimate_text_tokens",
+    "queue_tokens",
+    "request_overhead",
+]
+
+CHARS_PER_TOKEN = 4  # the enqueued-token estimate's rule of thumb (`quota`)
+
+
+def queue_tokens(chars: int) -> int:
+    """A request body's enqueued-token estimate from its compact JSON's length in characters
+    (`quota`: one token per `CHARS_PER_TOKEN`, at least one)."""
+    return max(1, math.ceil(chars / CHARS_PER_TOKEN))
 
 
 @dataclass(frozen=True)
