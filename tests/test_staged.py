@@ -8,11 +8,14 @@ from typing import Any
 import orjson
 import pandas as pd
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import llmbatch
 from llmbatch import InputError
-from llmbatch.staged import SLICE
+from llmbatch.pipeline import JobRequest
+from llmbatch.staged import SLICE, SlicedTexts, StagedFrame
 
 
 def texts(n: int) -> list[str]:
@@ -124,3 +127,16 @@ def test_a_staged_job_has_the_identity_of_the_same_frame_in_memory(
     staged = llmbatch.scan_parquet(src).llmbatch.complete(text="body", id="doc", submit=False)
     eager = frame.llmbatch.complete(text="body", id="doc", submit=False)
     assert staged.path == eager.path  # the same work: found again, not prepared twice
+
+
+def test_sliced_texts_give_a_run_of_rows_across_slices(tmp_path: Path) -> None:
+    """A run of rows asked as one slice (prepare's chunks) spans the file's slices."""
+    n = SLICE * 2 + 17
+    path = tmp_path / "texts.parquet"
+    pq.write_table(pa.table({"t": [f"text {i}" for i in range(n)]}), path, row_group_size=SLICE)
+    texts = SlicedTexts(StagedFrame(path), JobRequest("complete", text="t"), ["t"])
+    for start, stop in [(0, 5), (SLICE - 3, SLICE + 4), (5, n), (SLICE * 2, n), (7, 7), (3, 1)]:
+        assert texts[start:stop] == [f"text {i}" for i in range(start, stop)]
+    assert texts[SLICE + 1 : 2 : -SLICE // 2] == [
+        f"text {i}" for i in range(SLICE + 1, 2, -SLICE // 2)
+    ]

@@ -30,6 +30,7 @@ __all__ = [
     "Limits",
     "LineParts",
     "PreparedShard",
+    "chunk_texts",
     "line_parts",
     "line_template",
     "ranges",
@@ -155,7 +156,7 @@ def write_shards(
     try:
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
-            dumped = None if parts is None else json_texts.dumped([texts[r] for r in chunk])
+            dumped = None if parts is None else json_texts.dumped(chunk_texts(texts, chunk))
             if parts is not None and dumped is not None:
                 lines = parts.columns(json_texts.numbers(chunk), dumped)
                 tokens = _queue_tokens(fixed + json_texts.characters(dumped))
@@ -179,6 +180,13 @@ def write_shards(
         finally:
             writer.shutdown()
     return out.shards
+
+
+def chunk_texts(texts: Sequence[Any], chunk: Sequence[int]) -> list[Any]:
+    """The texts of `chunk`'s rows: one slice when they are a run (the usual chunk)."""
+    if len(chunk) and chunk[-1] - chunk[0] + 1 == len(chunk):
+        return list(texts[chunk[0] : chunk[-1] + 1])
+    return [texts[r] for r in chunk]
 
 
 def _characters(dumped: bytes) -> int:

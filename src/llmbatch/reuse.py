@@ -35,7 +35,7 @@ from llmbatch._json import loads
 from llmbatch.answer_index import KEY, AnswerIndex, Ref
 from llmbatch.ids import row_of, wire_id
 from llmbatch.manifest import Manifest, Shard
-from llmbatch.prepare import ranges
+from llmbatch.prepare import chunk_texts, ranges
 from llmbatch.providers.backend import Backend
 from llmbatch.result_tally import KEYS_FILE, ResultTally, line_digest
 from llmbatch.results import READ_ERRORS, usable_reply
@@ -120,7 +120,7 @@ def _chunk_digests(
 ) -> tuple[bytes, tuple[Any, Any]]:
     """A chunk's request keys end to end, and its bytes for the two identity digests."""
     prefix, suffix = template
-    dumped = json_texts.dumped([texts[r] for r in chunk])
+    dumped = json_texts.dumped(chunk_texts(texts, chunk))
     if dumped is None:
         return _chunk_by_row(texts, chunk, template, keyed)
     digests = _key_digests(json_texts.joined(dumped, suffix), keyed)

@@ -67,7 +67,17 @@ class SlicedTexts(Sequence[Any]):
 
     def __getitem__(self, row: int | slice) -> Any:
         if isinstance(row, slice):
-            return [self[i] for i in range(*row.indices(len(self)))]
+            start, stop, step = row.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            out: list[Any] = []
+            while start < stop:  # a slice's worth of rows at a time
+                if not self._start <= start < self._start + len(self._texts):
+                    self._seek(start)
+                end = min(stop, self._start + len(self._texts))
+                out += self._texts[start - self._start : end - self._start]
+                start = end
+            return out
         if not self._start <= row < self._start + len(self._texts):
             self._seek(row)
         return self._texts[row - self._start]
