@@ -11,7 +11,7 @@ import pytest
 
 from llmbatch import json_texts
 from llmbatch.ids import wire_id
-from llmbatch.prepare import Limits, line_template, write_shards
+from llmbatch.prepare import Limits, line_template, text_chunks, write_shards
 from llmbatch.providers import anthropic_wire, openai_wire
 from llmbatch.quota import estimate_shard_tokens
 from llmbatch.reuse import KEY_SIZE, digest_rows, key_of
@@ -223,3 +223,24 @@ def test_identity_and_keys_are_those_of_earlier_versions() -> None:
     )
     assert hasher.hexdigest() == "59b8443a253aba22656b7a5951d1f822"
     assert text_hasher.hexdigest() == "e9f274c48fdba09e2f390b27cb57e5c7"
+
+
+def test_long_texts_make_smaller_chunks(tmp_path: Path) -> None:
+    """A chunk holds about `json_texts.ROW_BUDGET` bytes: long texts come fewer at a time,
+    every row once and in order, and the shard is the same as with short chunks."""
+    texts = [f"{i} " + "é" * (json_texts.ROW_BUDGET // 20) for i in range(100)]
+    rows = [r for r in range(100) if r != 7]
+    chunks = list(text_chunks(texts, rows, 300))
+    assert [r for chunk, _ in chunks for r in chunk] == rows
+    assert all(given == [texts[r] for r in chunk] for chunk, given in chunks)
+    assert len(chunks) > 1
+    assert max(sum(map(len, given)) for _, given in chunks) <= 2 * json_texts.ROW_BUDGET
+    spec, line = _line("anthropic")
+    (shard,) = write_shards(
+        texts, rows, spec=spec, tag="ab12cd", line=line, limits=Limits(10**6, 10**10),
+        shard_path=lambda i: tmp_path / f"{i}.jsonl",
+    )  # fmt: skip
+    prefix, suffix = body_template(spec)
+    assert shard.path.read_bytes() == b"".join(
+        line(wire_id("ab12cd", r), prefix + orjson.dumps(texts[r]) + suffix) + b"\n" for r in rows
+    )

@@ -34,6 +34,7 @@ __all__ = [
     "line_parts",
     "line_template",
     "ranges",
+    "text_chunks",
     "unranges",
     "write_shards",
 ]
@@ -148,21 +149,19 @@ def write_shards(
     """
     prefix, suffix = body_template(spec)
     parts = line_parts(line, tag, prefix, suffix)
-    step = CHUNK if parts is None else json_texts.chunk_size(parts.size)
     fixed = len((prefix + suffix).decode("utf-8"))  # a body's characters besides its text
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmbatch-shards")
     out = _ShardFiles(limits, shard_path, first_index, writer)
     progress = tqdm(total=len(rows), desc="preparing", unit="rows", delay=1.0, leave=False)
     try:
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            dumped = None if parts is None else json_texts.dumped(chunk_texts(texts, chunk))
+        for chunk, given in text_chunks(texts, rows, len(prefix) + len(suffix)):
+            dumped = None if parts is None else json_texts.dumped(given)
             if parts is not None and dumped is not None:
                 lines = parts.columns(json_texts.numbers(chunk), dumped)
                 tokens = _queue_tokens(fixed + json_texts.characters(dumped))
                 out.write_block(chunk, json_texts.values(lines), json_texts.offsets(lines), tokens)
             else:
-                each = [orjson.dumps(texts[r]) for r in chunk]
+                each = [orjson.dumps(text) for text in given]
                 tokens = _queue_tokens(fixed + np.fromiter(map(_characters, each), np.int64))
                 if parts is not None:
                     made = [parts.template % pair for pair in zip(chunk, each, strict=True)]
@@ -180,6 +179,23 @@ def write_shards(
         finally:
             writer.shutdown()
     return out.shards
+
+
+def text_chunks(
+    texts: Sequence[Any], rows: Sequence[int], fixed: int
+) -> Iterator[tuple[Sequence[int], list[Any]]]:
+    """`rows` a chunk at a time, with their texts: some `json_texts.ROW_BUDGET` bytes of output
+    a chunk when each row's output is `fixed` bytes plus its text (long texts: fewer rows)."""
+    step, start, budget = json_texts.chunk_size(fixed), 0, json_texts.ROW_BUDGET
+    while start < len(rows):
+        chunk = rows[start : start + step]
+        given = chunk_texts(texts, chunk)
+        size = fixed * len(chunk) + sum(len(t) for t in given if type(t) is str)
+        if size > 2 * budget and len(chunk) > 1:
+            keep = max(1, len(chunk) * budget // size)
+            chunk, given = chunk[:keep], given[:keep]
+        yield chunk, given
+        start += len(chunk)
 
 
 def chunk_texts(texts: Sequence[Any], chunk: Sequence[int]) -> list[Any]:
