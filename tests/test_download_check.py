@@ -141,6 +141,8 @@ def _damaged(provider: str) -> dict[str, list[bytes]]:
     return {
         "a row twice": [_file(*ok, ok[3])],
         "a row twice, apart": [_file(*ok[:6]), _file(*ok[6:], ok[0])],
+        "a plain row, then an error for it": [_file(*ok, _error_line(provider, 4))],
+        "an error, then a plain line for it": [_file(_error_line(provider, 4), *ok)],
         "t0-007 and t0-7": [_file(*ok, ok[7].replace(b'"t0-7"', b'"t0-007"'))],
         "a stranger's row": [_file(*ok[:4], ok[4].replace(b'"t0-4"', b'"zz-4"'), *ok[5:])],
         "a row not in the shard": [_file(*ok, _ok(provider, "classify", N + 3))],

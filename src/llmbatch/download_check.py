@@ -209,20 +209,23 @@ class _Check:
         rows = slots.filter(fast).to_numpy()
         if not self._fresh(rows):
             return self.lines(file_kind, path, start, block)
+        others = np.ones(len(lines), dtype=bool)
+        others[picked] = False
+        before = set(self.seen) if len(picked) < len(lines) else self.seen
         self.seen.update(rows.tolist())
         self.answers += len(rows)
         # each line's byte offset: split_lines drops one newline a line
         ends = json_texts.offsets(lines)
         inside = ends[:-1] + np.arange(len(lines), dtype=np.int64)  # where each line starts
         starts = start + inside
-        others = np.ones(len(lines), dtype=bool)
-        others[picked] = False
         for i in np.flatnonzero(others).tolist():
             at = int(inside[i])
             raw = block[at : at + int(ends[i + 1] - ends[i]) + 1]  # with its newline, as read
-            problem = self.line(file_kind, path, self.number + i, int(starts[i]), raw)
-            if problem is not None:
-                return problem
+            if self.line(file_kind, path, self.number + i, int(starts[i]), raw) is not None:
+                # worded as a line-by-line check words it: which of two lines naming one
+                # row is "twice" depends on their order (the tally is dropped with the check)
+                self.seen = before
+                return self.lines(file_kind, path, start, block)
         if len(picked) == len(lines):  # the usual block: every line a plain answer
             self.out.plain(path, rows, starts, lines, replies)
         else:
