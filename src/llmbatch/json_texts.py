@@ -4,7 +4,7 @@ Prepare's hot path puts every row's dumped text between fixed bytes three times:
 line, the request key (`reuse`) and the job's identity digests. Per row in Python that is some
 3 µs of formatting a row; as Arrow columns it is a few C passes over a chunk. The texts are
 taken as UTF-8, the bytes JSON must escape (`"`, `\\` and the controls below U+0020) are found
-in one numpy pass, and each one that occurs is replaced column-wide by orjson's own escape
+by a few scans in C, and each one that occurs is replaced column-wide by orjson's own escape
 (`_ESCAPES`, checked against orjson byte for byte in the tests). orjson escapes nothing else:
 not `/`, DEL, U+2028 or any non-ASCII character.
 """
