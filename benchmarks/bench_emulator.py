@@ -5,7 +5,7 @@ Prints rows per second for
 - the fake model alone, per kind: chat complete, chat classify (a 3-property json_schema),
   embeddings (256 dimensions, and 1536 with ``--dims``), Anthropic classify (output_config):
   first as a batch answers its rows (``openai_answers_json``/``anthropic_answers_json``,
-  4,096 rows at a time, each answer straight to JSON bytes, the plain path for the rows they
+  512 rows at a time, each answer straight to JSON bytes, the plain path for the rows they
   leave; Anthropic rows pass the batch checks first), then through the dict API
   (``openai_answer``/``anthropic_answer`` + ``orjson.dumps``, one row at a time);
 - a whole OpenAI batch end to end through the loopback HTTP server, instant timing: upload a
@@ -34,8 +34,9 @@ import httpx
 import orjson
 
 from llmbatch.emulator import serve
-from llmbatch.emulator.anthropic_row_checks import params_error
+from llmbatch.emulator.anthropic_row_checks import params_errors
 from llmbatch.emulator.fake_model import (
+    SLICE,
     anthropic_answer,
     anthropic_answers_json,
     openai_answer,
@@ -44,7 +45,7 @@ from llmbatch.emulator.fake_model import (
 
 CHAT = "/v1/chat/completions"
 DEFAULT_CREATED = 1767225600
-CHUNK = 4096  # rows answered together, as the batch runner does
+CHUNK = SLICE  # rows answered together, as the batch runner does
 WARM = 600  # rows answered before timing a kind (enough to draw ids with numpy)
 CLASSIFY = {
     "type": "object",
@@ -144,7 +145,8 @@ def _anthropic_lines(params: list[dict[str, Any]], salts: list[str]) -> list[byt
     out = []
     for start in range(0, len(params), CHUNK):
         rows = list(zip(params[start : start + CHUNK], salts[start : start + CHUNK], strict=True))
-        asked = [(p if params_error(p) is None else None, s) for p, s in rows]
+        problems = params_errors([p for p, _ in rows])
+        asked = [(p if e is None else None, s) for (p, s), e in zip(rows, problems, strict=True)]
         for (one, salt), fast in zip(rows, anthropic_answers_json(asked), strict=True):
             out.append(fast or orjson.dumps(anthropic_answer(one, salt=salt)))
     return out

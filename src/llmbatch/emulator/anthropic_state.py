@@ -15,18 +15,19 @@ from typing import Any
 import orjson
 
 from llmbatch.emulator import fake_model, faults, ids
-from llmbatch.emulator.anthropic_row_checks import params_error
+from llmbatch.emulator.anthropic_row_checks import params_error, params_errors
 from llmbatch.emulator.anthropic_validate import check_create
 from llmbatch.emulator.clock import rfc3339
 from llmbatch.emulator.config import EmulatorConfig
 from llmbatch.emulator.errors import ApiError, anthropic_invalid
+from llmbatch.emulator.gc_pause import paused_gc
 from llmbatch.emulator.jsondump import dumps
 from llmbatch.emulator.request_checks import ERROR_DETAILS, anthropic_result_error
 from llmbatch.emulator.timeline import Timeline
 
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
 _SUCCEEDED = b'{"custom_id":%s,"result":{"type":"succeeded","message":%s}}'
-_RUN_CHUNK = 4096  # requests answered together (their message ids drawn at once)
+_RUN_CHUNK = fake_model.SLICE  # requests answered together (their message ids drawn at once)
 
 
 def _succeeded_line(custom_id: str, message: bytes) -> bytes | None:
@@ -72,13 +73,15 @@ class MessageBatch:
     def _run(self, upto: int) -> None:
         pending = self.requests[len(self.results) : upto]
         for start in range(0, len(pending), _RUN_CHUNK):
-            self._run_chunk(pending[start : start + _RUN_CHUNK])
+            with paused_gc():
+                self._run_chunk(pending[start : start + _RUN_CHUNK])
 
     def _run_chunk(self, chunk: list[tuple[str, dict[str, Any]]]) -> None:
         """Run a chunk of requests in order; the plain ones are answered together as bytes."""
+        problems = params_errors([params for _, params in chunk])
         asked = [
-            (params if self._reaches_model(custom_id, params) else None, custom_id)
-            for custom_id, params in chunk
+            (params if problem is None and not self._fails(custom_id) else None, custom_id)
+            for (custom_id, params), problem in zip(chunk, problems, strict=True)
         ]
         messages = fake_model.anthropic_answers_json(asked)
         for (custom_id, params), message in zip(chunk, messages, strict=True):
@@ -91,12 +94,10 @@ class MessageBatch:
             self.results.append(line)
             self.counts[kind] += 1
 
-    def _reaches_model(self, custom_id: str, params: Any) -> bool:
-        """The batch checks pass and no error is injected: the fake model answers it."""
+    def _fails(self, custom_id: str) -> bool:
+        """An error is injected for this request (it passed the batch checks)."""
         cfg = self.cfg
-        if params_error(params) is not None:
-            return False
-        return not faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate)
+        return faults.request_fails(cfg.seed, self.seq, custom_id, cfg.request_error_rate)
 
     def _answer(self, custom_id: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """`(result type, message or error)`: the API's own checks first (F.8), then an

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import orjson
 
 from llmbatch.emulator.fake_anthropic import last_user_text, message_usage
+from llmbatch.emulator.fake_anthropic_columns import messages_columns
 from llmbatch.emulator.fake_anthropic_plan import MessagesPlan, messages_plan
 from llmbatch.emulator.fake_schema import compiled_text
 from llmbatch.emulator.fake_text import (
@@ -40,17 +41,39 @@ def messages_json(rows: Sequence[tuple[dict, str]]) -> list[bytes | None]:
 
     The ``params`` have passed the batch checks (``request_checks.anthropic_params_error``).
     """
-    drafts = [_draft(params, salt) for params, salt in rows]
+    plans = messages_plan.many([params for params, _ in rows])
+    answers = _by_columns(rows, plans)
+    if None not in answers:
+        return answers
+    left = [index for index, answer in enumerate(answers) if answer is None]
+    drafts = [_draft(*rows[index], plans[index]) for index in left]
     ready = [draft for draft in drafts if draft is not None]
     ids = iter(base62_column([draft[1] for draft in ready], _ID_LENGTH))
-    return [
-        None if draft is None else draft[0] % (b"msg_01" + next(ids), *draft[2]) for draft in drafts
-    ]
+    for index, draft in zip(left, drafts, strict=True):
+        if draft is not None:
+            answers[index] = draft[0] % (b"msg_01" + next(ids), *draft[2])
+    return answers
 
 
-def _draft(params: dict, salt: str) -> tuple[bytes, bytes, tuple[bytes, ...]] | None:
+def _by_columns(rows: Sequence[tuple[dict, str]], plans: list[MessagesPlan]) -> list[bytes | None]:
+    """The Messages :func:`messages_columns` gives, each plan's rows together (None: the rest)."""
+    if plans and plans.count(plans[0]) == len(plans):  # one plan (by identity: no __eq__)
+        return messages_columns(plans[0], rows)
+    groups: dict[int, list[int]] = {}
+    for index, plan in enumerate(plans):
+        groups.setdefault(id(plan), []).append(index)
+    answers: list[bytes | None] = [None] * len(rows)
+    for indices in groups.values():
+        found = messages_columns(plans[indices[0]], [rows[index] for index in indices])
+        for index, answer in zip(indices, found, strict=True):
+            answers[index] = answer
+    return answers
+
+
+def _draft(
+    params: dict, salt: str, plan: MessagesPlan
+) -> tuple[bytes, bytes, tuple[bytes, ...]] | None:
     """``(template, id hash, the other holes)`` of one Message, or None."""
-    plan = messages_plan(params)
     template = plan.template
     messages = params.get("messages")
     if template is None or type(messages) is not list:

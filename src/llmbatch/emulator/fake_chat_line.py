@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import orjson
 
+from llmbatch.emulator.fake_chat_columns import chat_columns
 from llmbatch.emulator.fake_chat_plan import ChatPlan, chat_plan
 from llmbatch.emulator.fake_openai import cached_tokens, decide, reasoning_draw, shape
 from llmbatch.emulator.fake_text import (
@@ -53,20 +54,46 @@ class _Draft(NamedTuple):
 def chat_answers_json(rows: Sequence[ChatRow]) -> list[tuple[bytes, Tokens] | None]:
     """Per row, the 200 body of ``chat_answer(body, created, salt)`` as JSON bytes and its
     tokens, or None when the plan's template does not cover the row (the caller then answers
-    it the plain way, which also finds its 400)."""
-    drafts = [_draft(body, created, salt) for body, created, salt in rows]
+    it the plain way, which also finds its 400).
+
+    Rows of one plan in the plainest shape are answered a column at a time
+    (:mod:`fake_chat_columns`), the others one by one.
+    """
+    plans = chat_plan.many([body for body, _, _ in rows])
+    answers = _by_columns(rows, plans)
+    if None not in answers:
+        return answers
+    left = [index for index, answer in enumerate(answers) if answer is None]
+    drafts = [_draft(*rows[index], plans[index]) for index in left]
     ready = [draft for draft in drafts if draft is not None]
     ids = iter(base62_column([draft.id_hash for draft in ready], _ID_LENGTH))
-    return [
-        None
-        if draft is None
-        else (draft.template % (b"chatcmpl-" + next(ids), *draft.holes), draft.tokens)
-        for draft in drafts
-    ]
+    for index, draft in zip(left, drafts, strict=True):
+        if draft is not None:
+            answers[index] = (
+                draft.template % (b"chatcmpl-" + next(ids), *draft.holes),
+                draft.tokens,
+            )
+    return answers
 
 
-def _draft(body: dict, created: int, salt: str) -> _Draft | None:
-    plan = chat_plan(body)
+def _by_columns(
+    rows: Sequence[ChatRow], plans: list[ChatPlan]
+) -> list[tuple[bytes, Tokens] | None]:
+    """The answers :func:`chat_columns` gives, each plan's rows together (None: the rest)."""
+    if plans and plans.count(plans[0]) == len(plans):  # one plan (by identity: no __eq__)
+        return chat_columns(plans[0], rows)
+    groups: dict[int, list[int]] = {}
+    for index, plan in enumerate(plans):
+        groups.setdefault(id(plan), []).append(index)
+    answers: list[tuple[bytes, Tokens] | None] = [None] * len(rows)
+    for indices in groups.values():
+        found = chat_columns(plans[indices[0]], [rows[index] for index in indices])
+        for index, answer in zip(indices, found, strict=True):
+            answers[index] = answer
+    return answers
+
+
+def _draft(body: dict, created: int, salt: str, plan: ChatPlan) -> _Draft | None:
     template = plan.template
     messages = body.get("messages")
     if template is None or type(created) is not int or type(messages) is not list:

@@ -62,6 +62,21 @@ def _cached(cache: dict[bytes, _R], key: bytes, make: Callable[[], _R]) -> _R:
     return result
 
 
+def same_rest(bodies: list[dict], varying: str) -> bool:
+    """Whether the bodies (at least one) have exactly the same rest: all but ``varying``.
+
+    The rests (each body with ``varying`` set to ``0``) are written as one JSON array: when
+    it is the first one's key repeated, every body has that exact rest (an array parses one
+    way). Rests with no exact key (NaN, huge integers...) are never the same.
+    """
+    if not bodies:
+        return False
+    rests = [{**body, varying: 0} for body in bodies]
+    joined = json_key(rests)
+    first = json_key(rests[0])
+    return first is not None and joined == b"[" + b",".join([first] * len(rests)) + b"]"
+
+
 class RestMemo(Generic[_R]):
     """A plan built from a request body without its per-row key, memoised by the rest's bytes.
 
@@ -83,6 +98,13 @@ class RestMemo(Generic[_R]):
         if key is None:
             return self.build(rest)
         return _cached(self._cache, key, lambda: self.build(orjson.loads(key)))
+
+    def many(self, bodies: list[dict]) -> list[_R]:
+        """``[self(body) for body in bodies]``: one plan for them all when their rests are
+        the same (:func:`same_rest`)."""
+        if not same_rest(bodies, self.varying):
+            return [self(body) for body in bodies]
+        return [self(bodies[0])] * len(bodies)
 
     def cache_clear(self) -> None:
         """Forget every plan (tests compare answers with and without them)."""

@@ -70,6 +70,7 @@ from llmbatch.emulator.fake_text import (
     REFUSE_MARKER,
     estimate_tokens,
 )
+from llmbatch.emulator.gc_pause import paused_gc
 
 __all__ = [
     "BAD_JSON_MARKER",
@@ -85,6 +86,12 @@ __all__ = [
     "openai_answer_json",
     "openai_answers_json",
 ]
+
+SLICE = 512
+"""Rows answered together. Enough for numpy to pay (ids, vectors, draws), and few enough
+that a slice's short-lived objects fit in the memory the previous slice freed: a chunk of
+4,096 made the process fault fresh pages in for each chunk, and a page fault is dear in a
+sandboxed VM (100k chat rows: 44k faults and 40k rows/s against 19k faults and 66k rows/s)."""
 
 OPENAI_URLS = (
     "/v1/chat/completions",
@@ -142,8 +149,26 @@ def openai_answer_json(
 def openai_answers_json(
     url: str, rows: Sequence[tuple[object, int, str]]
 ) -> list[tuple[bytes, Tokens] | None]:
-    """:func:`openai_answer_json` of each ``(body, created, salt)``, their ids drawn together."""
+    """:func:`openai_answer_json` of each ``(body, created, salt)``, their ids drawn together.
+
+    At most :data:`SLICE` rows are answered together (more are answered slice by slice).
+    """
+    if len(rows) > SLICE:
+        return [
+            answer
+            for start in range(0, len(rows), SLICE)
+            for answer in openai_answers_json(url, rows[start : start + SLICE])
+        ]
+    with paused_gc():
+        return _openai_slice(url, rows)
+
+
+def _openai_slice(
+    url: str, rows: Sequence[tuple[object, int, str]]
+) -> list[tuple[bytes, Tokens] | None]:
     if url == "/v1/chat/completions":
+        if set(map(type, [body for body, _, _ in rows])) == {dict}:
+            return chat_answers_json(cast("list[ChatRow]", rows))
         chat = [(body, created, salt) for body, created, salt in rows if type(body) is dict]
         answers = iter(chat_answers_json(cast("list[ChatRow]", chat)))
         return [next(answers) if type(body) is dict else None for body, _, _ in rows]
@@ -184,7 +209,21 @@ def anthropic_answer_json(params: dict, *, salt: str = "") -> bytes | None:
 
 
 def anthropic_answers_json(rows: Sequence[tuple[object, str]]) -> list[bytes | None]:
-    """:func:`anthropic_answer_json` of each ``(params, salt)``, their ids drawn together."""
+    """:func:`anthropic_answer_json` of each ``(params, salt)``, their ids drawn together
+    (:data:`SLICE` at a time)."""
+    if len(rows) > SLICE:
+        return [
+            answer
+            for start in range(0, len(rows), SLICE)
+            for answer in anthropic_answers_json(rows[start : start + SLICE])
+        ]
+    with paused_gc():
+        return _anthropic_slice(rows)
+
+
+def _anthropic_slice(rows: Sequence[tuple[object, str]]) -> list[bytes | None]:
+    if set(map(type, [params for params, _ in rows])) == {dict}:
+        return messages_json(cast("list[tuple[dict, str]]", rows))
     plain = [(params, salt) for params, salt in rows if type(params) is dict]
     answers = iter(messages_json(cast("list[tuple[dict, str]]", plain)))
     return [next(answers) if type(params) is dict else None for params, _ in rows]

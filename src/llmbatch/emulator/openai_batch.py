@@ -22,14 +22,16 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 
 from llmbatch.emulator import fake_model, faults, ids
+from llmbatch.emulator.catalog import OPENAI_BODY_FIELDS
 from llmbatch.emulator.clock import unix
 from llmbatch.emulator.config import EmulatorConfig
 from llmbatch.emulator.fake_chat_line import Tokens
+from llmbatch.emulator.gc_pause import paused_gc
 from llmbatch.emulator.jsondump import dumps
 from llmbatch.emulator.request_checks import openai_unknown_field
 from llmbatch.emulator.timeline import Timeline
@@ -45,7 +47,7 @@ STOP_ERRORS = {
 }
 _CHUNK_BYTES = 8 * 1024 * 1024
 _ID_BLOCK = 8192  # lines whose ids are drawn per system call, at most
-_RUN_CHUNK = 4096  # requests parsed and answered together (their answer ids drawn at once)
+_RUN_CHUNK = fake_model.SLICE  # requests parsed and answered together (ids drawn at once)
 # A 200 line whose answer is already JSON: id, custom_id, request_id, body (key order as the
 # dict of `_run_one`).
 _OK_LINE = (
@@ -214,7 +216,8 @@ class OpenAIBatch:
         with self.input_path.open("rb") as handle:
             lines = read_lines(handle, self.refs, done, upto)
             while chunk := list(itertools.islice(lines, _RUN_CHUNK)):
-                self._run_chunk(chunk, index, timeline, line_ids)
+                with paused_gc():
+                    self._run_chunk(chunk, index, timeline, line_ids)
                 index += len(chunk)
 
     def _run_chunk(
@@ -225,20 +228,39 @@ class OpenAIBatch:
         line_ids: _LineIds,
     ) -> None:
         """Run a chunk of requests in order; the plain ones are answered together as bytes."""
-        fixed = math.floor(timeline.start) if timeline.rps is None else None  # one `created`
-        rows: list[tuple[str, Any, int]] = []
-        for offset, (custom_id, line) in enumerate(chunk):
-            body = orjson.loads(line)["body"]
-            created = math.floor(timeline.done_at(first + offset)) if fixed is None else fixed
-            rows.append((custom_id, body, created))
+        custom_ids = [custom_id for custom_id, _ in chunk]
+        bodies = [orjson.loads(line)["body"] for _, line in chunk]
+        if timeline.rps is None:  # every request runs at the start: one `created`
+            created = [math.floor(timeline.start)] * len(chunk)
+        else:
+            created = [math.floor(timeline.done_at(first + at)) for at in range(len(chunk))]
+        reached = self._reach_model(custom_ids, bodies)
         asked = [
-            (body if self._reaches_model(custom_id, body) else None, created, custom_id)
-            for custom_id, body, created in rows
+            (body if reaches else None, stamp, custom_id)
+            for custom_id, body, stamp, reaches in zip(
+                custom_ids, bodies, created, reached, strict=True
+            )
         ]
         answers = fake_model.openai_answers_json(self.endpoint, asked)
-        for (custom_id, body, created), fast in zip(rows, answers, strict=True):
-            if fast is None or not self._add_ok_line(custom_id, fast, line_ids):
-                self._run_one(custom_id, body, created)
+        lines = self._ok_lines(custom_ids, answers, line_ids)
+        if None not in lines:
+            self.ok_lines += cast("list[bytes]", lines)
+            return
+        for custom_id, body, stamp, line in zip(custom_ids, bodies, created, lines, strict=True):
+            if line is None:
+                self._run_one(custom_id, body, stamp)
+            else:
+                self.ok_lines.append(line)
+
+    def _reach_model(self, custom_ids: list[str], bodies: list[Any]) -> list[bool]:
+        """Per request, :meth:`_reaches_model`; the known fields checked once for the chunk."""
+        known = OPENAI_BODY_FIELDS.get(self.endpoint)
+        plain = known is not None and set(map(type, bodies)) == {dict}
+        if plain and self.cfg.request_error_rate <= 0:
+            used = set().union(*map(dict.keys, bodies))
+            if known is not None and known.issuperset(used):  # no unknown field anywhere
+                return [True] * len(bodies)
+        return list(map(self._reaches_model, custom_ids, bodies))
 
     def _reaches_model(self, custom_id: str, body: Any) -> bool:
         """No unknown field (F.4) and no injected error: the fake model answers the row."""
@@ -272,20 +294,35 @@ class OpenAIBatch:
         else:
             self.error_lines.append(dumps(line))
 
-    def _add_ok_line(self, custom_id: str, fast: tuple[bytes, Tokens], line_ids: _LineIds) -> bool:
-        """Write a 200 line from an answer already in JSON bytes (False: the id has none)."""
-        try:
-            custom = orjson.dumps(custom_id)
-        except orjson.JSONEncodeError:
-            return False
-        answer, (prompt, cached, completion, reasoning) = fast
-        self.ok_lines.append(_OK_LINE % (line_ids.next(), custom, line_ids.next(), answer))
-        usage = self.usage
-        usage.input_tokens += prompt
-        usage.cached_tokens += cached
-        usage.output_tokens += completion
-        usage.reasoning_tokens += reasoning
-        return True
+    def _ok_lines(
+        self,
+        custom_ids: list[str],
+        answers: list[tuple[bytes, Tokens] | None],
+        line_ids: _LineIds,
+    ) -> list[bytes | None]:
+        """The 200 line of each answer already in JSON bytes, its usage counted; None where
+        there is no answer or the custom_id has no JSON form (the row is run the plain way)."""
+        lines: list[bytes | None] = []
+        tokens: list[Tokens] = []
+        for custom_id, fast in zip(custom_ids, answers, strict=True):
+            line = None
+            if fast is not None:
+                try:
+                    custom = orjson.dumps(custom_id)
+                except orjson.JSONEncodeError:
+                    pass
+                else:
+                    line = _OK_LINE % (line_ids.next(), custom, line_ids.next(), fast[0])
+                    tokens.append(fast[1])
+            lines.append(line)
+        if tokens:
+            usage = self.usage
+            prompt, cached, completion, reasoning = map(sum, zip(*tokens, strict=True))
+            usage.input_tokens += prompt
+            usage.cached_tokens += cached
+            usage.output_tokens += completion
+            usage.reasoning_tokens += reasoning
+        return lines
 
     def stop_remaining(self, reason: str) -> None:
         """Write `batch_expired` / `batch_cancelled` lines for requests that never ran."""

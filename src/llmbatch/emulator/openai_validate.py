@@ -34,6 +34,7 @@ import orjson
 
 from llmbatch.emulator import fake_model
 from llmbatch.emulator.catalog import OPENAI_ENDPOINT_TITLES, OPENAI_REQUIRED
+from llmbatch.emulator.gc_pause import paused_gc
 from llmbatch.emulator.request_checks import openai_model_known
 
 MAX_REPORTED_ERRORS = 100
@@ -72,7 +73,8 @@ def validate_file(
         )
         result.fail("max_file_size_exceeded", message)
         return result
-    _scan(path, endpoint, result)
+    with paused_gc():  # each line's objects die with it: collections would find nothing
+        _scan(path, endpoint, result)
     _check_totals(result, max_requests, max_embedding)
     return result
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from llmbatch.emulator.errors import ApiError
+from llmbatch.emulator.gc_pause import paused_gc
 
 if TYPE_CHECKING:
     from llmbatch.emulator.backend import Backend
@@ -83,7 +84,8 @@ async def read_json(request: Request, provider: str, max_bytes: int | None = Non
         message = f"Request exceeds the maximum allowed size of {max_bytes:,} bytes."
         raise ApiError(413, message, type="request_too_large")
     try:
-        return orjson.loads(b"".join(chunks))
+        with paused_gc():  # a batch's requests: no cycles, and collections would walk them
+            return orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:
         if provider == "anthropic":
             raise ApiError(400, f"Request body is not valid JSON: {exc}") from exc
