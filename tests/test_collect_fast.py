@@ -17,12 +17,13 @@ import orjson
 import pytest
 
 from llmbatch._json import loads
+from llmbatch.outcomes import ERROR_KINDS, Outcomes
 from llmbatch.providers.anthropic_batch import AnthropicBackend
 from llmbatch.providers.backend import Backend
 from llmbatch.providers.openai_batch import OpenAIBackend
 from llmbatch.reading import line_recorder, read_file
-from llmbatch.result_columns import parse_file
-from llmbatch.results import ERROR_KINDS, Outcomes, answer_table, truncated_answers
+from llmbatch.result_columns import line_count, parse_file, split_lines
+from llmbatch.results import answer_table, truncated_answers
 from llmbatch.tasks import TaskSpec
 from test_row_shapes import ANTHROPIC, GOOD, OPENAI, SCHEMA
 
@@ -309,3 +310,14 @@ def test_a_lone_surrogate_in_an_answer_becomes_the_replacement_character() -> No
     """A model cut mid-emoji can write `\\ud83d` alone: the row is read, not the file lost."""
     line = b'{"custom_id":"t0-1","text":"cut \\ud83d","ok":"\\ud83d\\ude00"}'
     assert loads(line) == {"custom_id": "t0-1", "text": "cut \ufffd", "ok": "\U0001f600"}
+
+
+@pytest.mark.parametrize(
+    "buf",
+    [b"", b"{}", b"{}\n", b"{}\r\n", b"{}\r", b"{}\n{}", b"{}\n\n{}", b"{}\n{}\n\n", b"\n{}",
+     b"{} \n{}", b" {}\n", b"{\n}", b"{}\n}{", b'{"a":"}\\n{"}\n{}', b"{}\r\n{}\r\n", b"{}}\n{{}",
+     b"x", b"}", b"{"],
+)  # fmt: skip
+def test_line_count_is_the_split_s_count_without_splitting(buf: bytes) -> None:
+    lines = split_lines(buf)
+    assert line_count(buf) == (None if lines is None else len(lines))

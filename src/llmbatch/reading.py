@@ -10,20 +10,23 @@ import functools
 from collections.abc import Callable
 from typing import cast
 
+import numpy as np
 import orjson
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmbatch._exceptions import BatchFailedError, ResultsIntegrityError
 from llmbatch._json import loads
 from llmbatch.manifest import Manifest, Shard
+from llmbatch.outcomes import READ_ERRORS, Outcome, Outcomes, failed_batch, line_outcome
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend
-from llmbatch.result_columns import Columnar, parse_file, row_numbers, split_lines
-from llmbatch.results import READ_ERRORS, Outcome, Outcomes, failed_batch, line_outcome
+from llmbatch.result_columns import Columnar, line_count, parse_file, row_numbers
 from llmbatch.store import JobFolder
 
 __all__ = [
     "Recorder",
+    "StrayLine",
     "check_results",
     "failed_batch_error",
     "line_recorder",
@@ -115,32 +118,49 @@ def read_columns(
     other lines by `record`. False, with nothing recorded, when the file does not fit the
     columnar read (a blank line, a row named twice, anything `parse_file` refuses): read it
     line by line instead, in file order."""
-    lines = split_lines(buf)
-    if lines is None:
+    count = line_count(buf)
+    if count is None:
         return False
-    table = parse_file(buf, len(lines), columnar)
+    table = parse_file(buf, count, columnar)
     if table is None:
         return False
     slots = row_numbers(table.column("custom_id"), tag, first, len(out))
-    if pc.count_distinct(slots).as_py() != len(slots) - slots.null_count:
+    if _repeats(slots):
         return False  # which line of a row wins depends on the order: line by line
     plain, replies = columnar.read(table, endpoint)
     fast = pc.and_(plain, pc.is_valid(slots))
-    for i in pc.indices_nonzero(pc.invert(fast)).to_pylist():
-        record(out, lines[i].as_py(), first)
+    others = pc.indices_nonzero(pc.invert(fast)).to_pylist()
+    if others:  # (every line is a record: line i of the split is record i)
+        lines = buf.split(b"\n")
+        for i in others:
+            record(out, lines[i], first)
     out.read_columns(slots.filter(fast), replies.filter(fast))
     return True
+
+
+def _repeats(slots: pa.Array) -> bool:
+    """Whether a slot occurs twice (nulls aside): a sort, cheaper than hashing every slot."""
+    held = np.sort(slots.drop_null().to_numpy())
+    return bool((held[1:] == held[:-1]).any())
 
 
 Recorder = Callable[[Outcomes, bytes, int], None]
 
 
-def line_recorder(tag: str, backend: Backend, endpoint: str) -> Recorder:
-    """`record(out, raw, first)`: one raw result line as the outcome of its row (the slot
-    `row - first` of `out`; a line naming no row of `out` is left out).
+class StrayLine(Exception):
+    """A line names a row of the job outside the rows being read (`line_recorder(rows=)`)."""
 
-    The hot loop of collect() and collect(to=): `ids.row_of`, `results.line_outcome` and
-    `results.read_reply` inlined (a function call per row each is measurable at a million
+
+def line_recorder(
+    tag: str, backend: Backend, endpoint: str, *, rows: int | None = None
+) -> Recorder:
+    """`record(out, raw, first)`: one raw result line as the outcome of its row (the slot
+    `row - first` of `out`; a line naming no row of `out` is left out, or, given the job's
+    `rows`, raises `StrayLine` if it names one of them: a reader of part of the rows that
+    expects none elsewhere).
+
+    The hot loop of collect() and collect(to=): `ids.row_of`, `outcomes.line_outcome` and
+    `outcomes.read_reply` inlined (a function call per row each is measurable at a million
     rows), and a plain success read without the backend's normalising (`Wire.succeeded`).
     """
     parse, reply, succeeded = backend.parse_line, backend.wire.reply, backend.wire.succeeded
@@ -165,6 +185,8 @@ def line_recorder(tag: str, backend: Backend, endpoint: str) -> Recorder:
             return
         slot = int(digits) - first
         if not 0 <= slot < len(out):
+            if rows is not None and 0 <= slot + first < rows:
+                raise StrayLine(custom_id)
             return
         if kind == "succeeded" and type(payload) is dict:
             try:

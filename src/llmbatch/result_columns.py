@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -24,6 +25,7 @@ __all__ = [
     "all_of",
     "field",
     "first_item",
+    "line_count",
     "parse_file",
     "row_numbers",
     "split_lines",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 _PARSE_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+_NEWLINE, _CR, _OPEN, _CLOSE = ord("\n"), ord("\r"), ord("{"), ord("}")
 _MAX_DIGITS = 18  # a longer row number is no row of any job (int64 stays exact)
 
 
@@ -118,6 +121,23 @@ def split_lines(buf: bytes) -> pa.Array | None:
     if not pc.all(pc.and_(pc.starts_with(lines, "{"), ends)).as_py():
         return None
     return lines
+
+
+def line_count(buf: bytes) -> int | None:
+    """`len(split_lines(buf))` without splitting (one pass to find the newlines, then a
+    look at the bytes beside each): the file's number of lines, None unless every line starts
+    with ``{`` and ends with ``}`` (or ``}\\r``)."""
+    ended = buf.endswith(b"\n")
+    if not buf.startswith(b"{") or not (ended or buf.endswith((b"}", b"}\r"))):
+        return None
+    data = np.frombuffer(buf, np.uint8)
+    ends = np.flatnonzero(data == _NEWLINE)  # each after the line's first byte, a `{`
+    before = data[ends - 1]
+    crlf = (before == _CR) & (data[np.maximum(ends - 2, 0)] == _CLOSE)
+    starts = ends[:-1] + 1 if ended else ends + 1  # the next line's first byte
+    if not ((before == _CLOSE) | crlf).all() or not (data[starts] == _OPEN).all():
+        return None
+    return len(ends) + (0 if ended else 1)
 
 
 def parse_file(buf: bytes, lines: int, columnar: Columnar) -> pa.RecordBatch | None:
