@@ -44,6 +44,7 @@ from llmbatch.prepare import unranges
 from llmbatch.providers.backend import LOST_INPUT, Backend, Created, now
 from llmbatch.quota import QueuePacer, QuotaBook, estimate_shard_tokens, in_flight
 from llmbatch.result_tally import ResultTally
+from llmbatch.results import paused_gc
 from llmbatch.state import JobState
 from llmbatch.store import DENIED, file_shape, folder_error, make_dir
 from llmbatch.verify import Problem, check_request_file
@@ -320,17 +321,18 @@ class Lifecycle:
             except NotFoundError as exc:  # results can 404 for a few seconds after the end (F.11)
                 gone = Problem(f"the provider answered 404 for the results ({exc.message})")
                 return [], gone, tally
-            problem = check_download(
-                files,
-                tag=self.tag,
-                rows=set(unranges(shard.rows)),
-                succeeded=int(shard.counts.get("completed") or 0),
-                is_answer=self.backend.is_answer,
-                answers=tally,
-                columnar=self.backend.wire.columnar,
-                endpoint=self.endpoint,
-                plain_answers=self.backend.plain_is_answer,
-            )
+            with paused_gc():  # some objects a line, none in a cycle (`results.paused_gc`)
+                problem = check_download(
+                    files,
+                    tag=self.tag,
+                    rows=set(unranges(shard.rows)),
+                    succeeded=int(shard.counts.get("completed") or 0),
+                    is_answer=self.backend.is_answer,
+                    answers=tally,
+                    columnar=self.backend.wire.columnar,
+                    endpoint=self.endpoint,
+                    plain_answers=self.backend.plain_is_answer,
+                )
         except BaseException:
             _remove(files)
             raise
