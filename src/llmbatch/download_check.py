@@ -19,7 +19,7 @@ at a time (`_Check.line`), as are all lines when no columnar read is given.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from llmbatch import json_texts
 from llmbatch._json import loads
 from llmbatch.ids import row_of
 from llmbatch.result_columns import Columnar, parse_file, row_numbers, split_lines
+from llmbatch.store import line_blocks
 from llmbatch.verify import Problem
 
 __all__ = ["BLOCK", "Answers", "check_download"]
@@ -94,7 +95,7 @@ def check_download(
     for file_kind, path in files:
         fast = columnar is not None and columnar.applies(endpoint) and plain_answers(file_kind)
         check.number, check.non_blank, size = 1, 0, 0
-        for start, block in _blocks(path, block_size):
+        for start, block in line_blocks(path, block_size):
             if fast:
                 assert columnar is not None
                 problem = check.block(file_kind, path, start, block, columnar, endpoint)
@@ -108,23 +109,6 @@ def check_download(
         msg = f"{check.answers} answer line(s) but the provider counted {succeeded} succeeded"
         return Problem(msg + " (the download is incomplete)")
     return None
-
-
-def _blocks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
-    """`(byte offset, bytes)` of the file, about `size` bytes at a time, each ending at a
-    newline (the last one: where the file ends)."""
-    start, rest = 0, b""
-    with path.open("rb") as fh:
-        while data := fh.read(size):
-            buf = rest + data if rest else data
-            cut = buf.rfind(b"\n") + 1
-            if cut:
-                yield start, buf[:cut]
-                start, rest = start + cut, buf[cut:]
-            else:
-                rest = buf
-    if rest:
-        yield start, rest
 
 
 class _Check:

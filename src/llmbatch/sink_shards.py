@@ -13,16 +13,14 @@ download was checked): reading it raises `StrayLine`.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
 from itertools import pairwise
-from pathlib import Path
 
 from llmbatch.manifest import Manifest
 from llmbatch.outcomes import Outcomes
 from llmbatch.providers.backend import Backend
 from llmbatch.reading import line_recorder, read_file
 from llmbatch.sink_located import clip, damaged, window_outcomes
-from llmbatch.store import JobFolder
+from llmbatch.store import JobFolder, line_blocks
 
 __all__ = ["shard_window", "shard_windows"]
 
@@ -72,18 +70,8 @@ def shard_window(
             continue
         for rel in shard.results:
             try:
-                for block in _blocks(folder.path / rel):
+                for _, block in line_blocks(folder.path / rel, _BLOCK):
                     read_file(out, block, record, manifest.tag, endpoint, columnar, start)
             except FileNotFoundError:
                 raise damaged(shard, rel) from None
     return out
-
-
-def _blocks(path: Path) -> Iterator[bytes]:
-    """The file's bytes in blocks of whole lines (`_BLOCK` bytes and the rest of the last
-    line): memory bounded by the block, not the file; a smaller file is one block, uncopied."""
-    with path.open("rb") as fh:
-        while block := fh.read(_BLOCK):
-            if not block.endswith(b"\n"):
-                block += fh.readline()
-            yield block

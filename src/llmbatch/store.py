@@ -22,6 +22,7 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ __all__ = [
     "file_shape",
     "folder_error",
     "job_home",
+    "line_blocks",
     "make_dir",
     "write_atomic",
 ]
@@ -319,27 +321,31 @@ class JobFolder:
 _SHAPE_BLOCK = 1 << 24
 
 
+def line_blocks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
+    """`(byte offset, bytes)` of a file about `size` bytes at a time, each block whole lines
+    (the last one ends where the file does): memory bounded by the block, not the file."""
+    start = 0
+    with path.open("rb") as fh:
+        while block := fh.read(size):
+            if not block.endswith(b"\n"):
+                block += fh.readline()
+            yield start, block
+            start += len(block)
+
+
 def file_shape(path: Path) -> list[int]:
     """[bytes, non-blank lines] of a results file, read a block at a time."""
-    lines, tail = 0, b""
-    with path.open("rb") as fh:
-        while chunk := fh.read(_SHAPE_BLOCK):
-            buf = tail + chunk if tail else chunk
-            cut = buf.rfind(b"\n") + 1
-            lines += _non_blank(buf[:cut])
-            tail = buf[cut:]
-    if tail.strip():
-        lines += 1
+    lines = sum(_non_blank(block) for _, block in line_blocks(path, _SHAPE_BLOCK))
     return [path.stat().st_size, lines]
 
 
 def _non_blank(block: bytes) -> int:
-    """Non-blank lines of `block` (whole lines, each ending in a newline). When every line
-    starts with `{` (a results file) two counts say it; else a line at a time."""
-    newlines = block.count(b"\n")
-    if block.count(b"\n{") + block.startswith(b"{") == newlines:
-        return newlines
-    return sum(1 for line in block.split(b"\n")[:-1] if line.strip())
+    """Non-blank lines of `block` (whole lines; the last one may lack its newline). When every
+    line starts with `{` (a results file) three byte counts say it; else a line at a time."""
+    total = block.count(b"\n") + (not block.endswith(b"\n"))
+    if block.count(b"\n{") + block.startswith(b"{") == total:
+        return total
+    return sum(1 for line in block.split(b"\n") if line.strip())
 
 
 def check_manifest(manifest: Any, where: Path) -> None:
