@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import orjson
 
 from llmbatch.emulator.fake_anthropic import last_user_text, message_usage
-from llmbatch.emulator.fake_anthropic_columns import messages_columns
 from llmbatch.emulator.fake_anthropic_plan import MessagesPlan, messages_plan
 from llmbatch.emulator.fake_schema import compiled_text
 from llmbatch.emulator.fake_text import (
@@ -57,6 +56,10 @@ def messages_json(rows: Sequence[tuple[dict, str]]) -> list[bytes | None]:
 
 def _by_columns(rows: Sequence[tuple[dict, str]], plans: list[MessagesPlan]) -> list[bytes | None]:
     """The Messages :func:`messages_columns` gives, each plan's rows together (None: the rest)."""
+    from llmbatch.emulator.fake_anthropic_columns import (
+        messages_columns,
+    )  # numpy on first use: the emulator starts lean
+
     if plans and plans.count(plans[0]) == len(plans):  # one plan (by identity: no __eq__)
         return messages_columns(plans[0], rows)
     groups: dict[int, list[int]] = {}

@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 import orjson
 
-from llmbatch.emulator.fake_chat_columns import chat_columns
 from llmbatch.emulator.fake_chat_plan import ChatPlan, chat_plan
 from llmbatch.emulator.fake_openai import cached_tokens, decide, reasoning_draw, shape
 from llmbatch.emulator.fake_text import (
@@ -80,6 +79,10 @@ def _by_columns(
     rows: Sequence[ChatRow], plans: list[ChatPlan]
 ) -> list[tuple[bytes, Tokens] | None]:
     """The answers :func:`chat_columns` gives, each plan's rows together (None: the rest)."""
+    from llmbatch.emulator.fake_chat_columns import (
+        chat_columns,
+    )  # numpy on first use: the emulator starts lean
+
     if plans and plans.count(plans[0]) == len(plans):  # one plan (by identity: no __eq__)
         return chat_columns(plans[0], rows)
     groups: dict[int, list[int]] = {}
