@@ -14,6 +14,7 @@ import orjson
 
 from llmbatch.emulator.fake_anthropic import last_user_text, message_usage
 from llmbatch.emulator.fake_anthropic_plan import MessagesPlan, messages_plan
+from llmbatch.emulator.fake_memo import per_plan
 from llmbatch.emulator.fake_schema import compiled_text
 from llmbatch.emulator.fake_text import (
     REFUSAL_TEXT,
@@ -57,20 +58,10 @@ def messages_json(rows: Sequence[tuple[dict, str]]) -> list[bytes | None]:
 def _by_columns(rows: Sequence[tuple[dict, str]], plans: list[MessagesPlan]) -> list[bytes | None]:
     """The Messages :func:`messages_columns` gives, each plan's rows together (None: the rest)."""
     from llmbatch.emulator.fake_anthropic_columns import (
-        messages_columns,
-    )  # numpy on first use: the emulator starts lean
+        messages_columns,  # numpy on first use: a lean start
+    )
 
-    if plans and plans.count(plans[0]) == len(plans):  # one plan (by identity: no __eq__)
-        return messages_columns(plans[0], rows)
-    groups: dict[int, list[int]] = {}
-    for index, plan in enumerate(plans):
-        groups.setdefault(id(plan), []).append(index)
-    answers: list[bytes | None] = [None] * len(rows)
-    for indices in groups.values():
-        found = messages_columns(plans[indices[0]], [rows[index] for index in indices])
-        for index, answer in zip(indices, found, strict=True):
-            answers[index] = answer
-    return answers
+    return per_plan(rows, plans, messages_columns)
 
 
 def _draft(

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import orjson
 
 from llmbatch.emulator.fake_chat_plan import ChatPlan, chat_plan
+from llmbatch.emulator.fake_memo import per_plan
 from llmbatch.emulator.fake_openai import cached_tokens, decide, reasoning_draw, shape
 from llmbatch.emulator.fake_text import (
     REFUSAL_TEXT,
@@ -79,21 +80,9 @@ def _by_columns(
     rows: Sequence[ChatRow], plans: list[ChatPlan]
 ) -> list[tuple[bytes, Tokens] | None]:
     """The answers :func:`chat_columns` gives, each plan's rows together (None: the rest)."""
-    from llmbatch.emulator.fake_chat_columns import (
-        chat_columns,
-    )  # numpy on first use: the emulator starts lean
+    from llmbatch.emulator.fake_chat_columns import chat_columns  # numpy on first use: a lean start
 
-    if plans and plans.count(plans[0]) == len(plans):  # one plan (by identity: no __eq__)
-        return chat_columns(plans[0], rows)
-    groups: dict[int, list[int]] = {}
-    for index, plan in enumerate(plans):
-        groups.setdefault(id(plan), []).append(index)
-    answers: list[tuple[bytes, Tokens] | None] = [None] * len(rows)
-    for indices in groups.values():
-        found = chat_columns(plans[indices[0]], [rows[index] for index in indices])
-        for index, answer in zip(indices, found, strict=True):
-            answers[index] = answer
-    return answers
+    return per_plan(rows, plans, chat_columns)
 
 
 def _draft(body: dict, created: int, salt: str, plan: ChatPlan) -> _Draft | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -114,3 +114,25 @@ class RestMemo(Generic[_R]):
 def by_rest(varying: str) -> Callable[[Callable[[dict], _R]], RestMemo[_R]]:
     """Decorate a plan builder as a :class:`RestMemo` keyed without ``varying``."""
     return lambda build: RestMemo(build, varying)
+
+
+_Row = TypeVar("_Row")
+_A = TypeVar("_A")
+
+
+def per_plan(
+    rows: Sequence[_Row], plans: list[Any], answer: Callable[[Any, Sequence[_Row]], list[_A]]
+) -> list[_A]:
+    """`answer(plan, its rows)` for each plan's rows together, back in the rows' order
+    (`plans[i]` is row i's plan; plans are told apart by identity)."""
+    if plans and plans.count(plans[0]) == len(plans):  # one plan (by identity: no __eq__)
+        return answer(plans[0], rows)
+    groups: dict[int, list[int]] = {}
+    for index, plan in enumerate(plans):
+        groups.setdefault(id(plan), []).append(index)
+    answers: list[Any] = [None] * len(rows)
+    for indices in groups.values():
+        found = answer(plans[indices[0]], [rows[index] for index in indices])
+        for index, one in zip(indices, found, strict=True):
+            answers[index] = one
+    return answers
