@@ -9,6 +9,7 @@ tables, the outcomes, the truncated count and the errors raised must be the same
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,7 @@ from llmbatch.providers.anthropic_batch import AnthropicBackend
 from llmbatch.providers.backend import Backend
 from llmbatch.providers.openai_batch import OpenAIBackend
 from llmbatch.reading import line_recorder, read_file
-from llmbatch.result_columns import line_count, parse_file, split_lines
+from llmbatch.result_columns import line_count, line_ends, parse_file
 from llmbatch.results import answer_table, truncated_answers
 from llmbatch.tasks import TaskSpec
 from test_row_shapes import ANTHROPIC, GOOD, OPENAI, SCHEMA
@@ -319,5 +320,18 @@ def test_a_lone_surrogate_in_an_answer_becomes_the_replacement_character() -> No
      b"x", b"}", b"{"],
 )  # fmt: skip
 def test_line_count_is_the_split_s_count_without_splitting(buf: bytes) -> None:
-    lines = split_lines(buf)
+    lines = _split_lines(buf)
     assert line_count(buf) == (None if lines is None else len(lines))
+    if lines is not None:  # each line ends where a plain split says
+        ends = list(itertools.accumulate(len(line) + 1 for line in lines))
+        assert line_ends(buf).tolist() == [min(e - 1, len(buf)) for e in ends]
+
+
+def _split_lines(buf: bytes) -> list[bytes] | None:
+    """The file's lines, when every one starts with `{` and ends with `}` (or `}\\r`)."""
+    lines = buf.split(b"\n")
+    if buf.endswith(b"\n"):
+        lines.pop()
+    if not lines or not all(x.startswith(b"{") and x.endswith((b"}", b"}\r")) for x in lines):
+        return None
+    return lines

@@ -25,13 +25,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import orjson
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmbatch import json_texts
 from llmbatch._json import loads
 from llmbatch.ids import row_of
-from llmbatch.result_columns import Columnar, parse_file, row_numbers, split_lines
+from llmbatch.result_columns import Columnar, read_plain
 from llmbatch.store import line_blocks
 from llmbatch.verify import Problem
 
@@ -49,11 +47,11 @@ class Answers(Protocol):
     def answer(self, path: Path, row: int, offset: int, raw: bytes, line: dict[str, Any]) -> None:
         """One answer line of `path`, at byte `offset`, for row `row` (`raw`: as read)."""
 
-    def plain(
-        self, path: Path, rows: np.ndarray, starts: np.ndarray, lines: pa.Array, replies: Any
-    ) -> None:
-        """A block's plain successes: their rows, byte offsets in `path`, the lines (without
-        their newline) and their `result_columns.ReplyColumns`."""
+    def plain(self, path: Path, rows: np.ndarray, block: bytes, at: int, starts: np.ndarray,
+              stops: np.ndarray, replies: Any) -> None:  # fmt: skip
+        """A block's plain successes: their rows; `block`, the bytes at offset `at` of `path`,
+        holds each line at `block[starts[i]:stops[i]]` (without its newline); their
+        `result_columns.ReplyColumns`."""
 
     def shape(self, path: Path, size: int, lines: int) -> None:
         """A file read whole: its bytes and non-blank lines (`store.file_shape`)."""
@@ -63,9 +61,8 @@ class _Unseen:
     def answer(self, path: Path, row: int, offset: int, raw: bytes, line: dict[str, Any]) -> None:
         pass
 
-    def plain(
-        self, path: Path, rows: np.ndarray, starts: np.ndarray, lines: pa.Array, replies: Any
-    ) -> None:
+    def plain(self, path: Path, rows: np.ndarray, block: bytes, at: int, starts: np.ndarray,
+              stops: np.ndarray, replies: Any) -> None:  # fmt: skip
         pass
 
     def shape(self, path: Path, size: int, lines: int) -> None:
@@ -182,40 +179,29 @@ class _Check:
         line by `line`. A block the columnar read does not fit, or whose plain lines hold
         anything wrong (a stranger's row, a row twice), goes line by line, which finds and
         words the first problem exactly as it always has."""
-        lines = split_lines(block)
-        table = None if lines is None else parse_file(block, len(lines), columnar)
-        if lines is None or table is None:
+        read = read_plain(block, columnar, endpoint, self.tag, 0, _ANY_ROW)
+        if read is None:
             return self.lines(file_kind, path, start, block)
-        slots = row_numbers(table.column("custom_id"), self.tag, 0, _ANY_ROW)
-        plain, replies = columnar.read(table, endpoint)
-        fast = pc.and_(plain, pc.is_valid(slots))
-        picked = pc.indices_nonzero(fast).to_numpy()
-        rows = slots.filter(fast).to_numpy()
+        picked = pc.indices_nonzero(read.fast).to_numpy()
+        rows = read.slots.filter(read.fast).to_numpy()
         if not self._fresh(rows):
             return self.lines(file_kind, path, start, block)
-        others = np.ones(len(lines), dtype=bool)
+        count, starts, ends = len(read.ends), read.starts, read.ends
+        others = np.ones(count, dtype=bool)
         others[picked] = False
-        before = set(self.seen) if len(picked) < len(lines) else self.seen
+        before = set(self.seen) if len(picked) < count else self.seen
         self.seen.update(rows.tolist())
         self.answers += len(rows)
-        # each line's byte offset: split_lines drops one newline a line
-        ends = json_texts.offsets(lines)
-        inside = ends[:-1] + np.arange(len(lines), dtype=np.int64)  # where each line starts
-        starts = start + inside
         for i in np.flatnonzero(others).tolist():
-            at = int(inside[i])
-            raw = block[at : at + int(ends[i + 1] - ends[i]) + 1]  # with its newline, as read
-            if self.line(file_kind, path, self.number + i, int(starts[i]), raw) is not None:
+            raw = block[starts[i] : ends[i] + 1]  # with its newline, as read
+            if self.line(file_kind, path, self.number + i, start + int(starts[i]), raw):
                 # worded as a line-by-line check words it: which of two lines naming one
                 # row is "twice" depends on their order (the tally is dropped with the check)
                 self.seen = before
                 return self.lines(file_kind, path, start, block)
-        if len(picked) == len(lines):  # the usual block: every line a plain answer
-            self.out.plain(path, rows, starts, lines, replies)
-        else:
-            taken = pa.array(picked)
-            self.out.plain(path, rows, starts[picked], lines.take(taken), replies.take(taken))
-        self.number += len(lines)
+        replies = read.replies.filter(read.fast)
+        self.out.plain(path, rows, block, start, starts[picked], ends[picked], replies)
+        self.number += count
         self.non_blank += len(picked)  # every line of the block starts with "{"
         return None
 

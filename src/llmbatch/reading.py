@@ -21,7 +21,7 @@ from llmbatch.manifest import Manifest, Shard
 from llmbatch.outcomes import READ_ERRORS, Outcome, Outcomes, failed_batch, line_outcome
 from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend
-from llmbatch.result_columns import Columnar, line_count, parse_file, row_numbers
+from llmbatch.result_columns import Columnar, read_plain
 from llmbatch.store import JobFolder
 
 __all__ = [
@@ -118,23 +118,15 @@ def read_columns(
     other lines by `record`. False, with nothing recorded, when the file does not fit the
     columnar read (a blank line, a row named twice, anything `parse_file` refuses): read it
     line by line instead, in file order."""
-    count = line_count(buf)
-    if count is None:
-        return False
-    table = parse_file(buf, count, columnar)
-    if table is None:
-        return False
-    slots = row_numbers(table.column("custom_id"), tag, first, len(out))
-    if _repeats(slots):
-        return False  # which line of a row wins depends on the order: line by line
-    plain, replies = columnar.read(table, endpoint)
-    fast = pc.and_(plain, pc.is_valid(slots))
-    others = pc.indices_nonzero(pc.invert(fast)).to_pylist()
-    if others:  # (every line is a record: line i of the split is record i)
-        lines = buf.split(b"\n")
+    read = read_plain(buf, columnar, endpoint, tag, first, len(out))
+    if read is None or _repeats(read.slots):
+        return False  # a row twice: which line wins depends on the order, so line by line
+    others = pc.indices_nonzero(pc.invert(read.fast)).to_pylist()
+    if others:  # (every line is a record: line i is record i)
+        starts, ends = read.starts, read.ends
         for i in others:
-            record(out, lines[i], first)
-    out.read_columns(slots.filter(fast), replies.filter(fast))
+            record(out, buf[starts[i] : ends[i]], first)
+    out.read_columns(read.slots.filter(read.fast), read.replies.filter(read.fast))
     return True
 
 

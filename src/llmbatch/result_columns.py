@@ -21,14 +21,16 @@ from llmbatch.wire import Reply
 
 __all__ = [
     "Columnar",
+    "PlainLines",
     "ReplyColumns",
     "all_of",
     "field",
     "first_item",
     "line_count",
+    "line_ends",
     "parse_file",
+    "read_plain",
     "row_numbers",
-    "split_lines",
     "yes",
 ]
 
@@ -104,29 +106,16 @@ def _whole(buf: bytes) -> pa.Array:
     return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(buf)])
 
 
-def split_lines(buf: bytes) -> pa.Array | None:
-    """The file's lines (binary, without their newline); None unless every line starts with
-    ``{`` and ends with ``}`` (a CRLF file: ``}\\r``), or if there is none.
+def line_ends(buf: bytes) -> np.ndarray | None:
+    """Where each line of the file ends (its newline's offset; the file's length for a last
+    line without one), in one pass to find the newlines and a look at the bytes beside each;
+    None unless every line starts with ``{`` and ends with ``}`` (or ``}\\r``), or if there is
+    none.
 
     Then every newline lies between two records (``}`` and ``{`` with only whitespace between
     cannot be inside a JSON value, and a string holds no raw newline), so a parse that finds
     as many records as lines found one a line: the records a line-by-line read sees.
     """
-    lines = pc.list_flatten(pc.split_pattern(_whole(buf), b"\n"))
-    if buf.endswith(b"\n"):
-        lines = lines.slice(0, len(lines) - 1)
-    if not len(lines):
-        return None
-    ends = pc.or_(pc.ends_with(lines, "}"), pc.ends_with(lines, "}\r"))
-    if not pc.all(pc.and_(pc.starts_with(lines, "{"), ends)).as_py():
-        return None
-    return lines
-
-
-def line_count(buf: bytes) -> int | None:
-    """`len(split_lines(buf))` without splitting (one pass to find the newlines, then a
-    look at the bytes beside each): the file's number of lines, None unless every line starts
-    with ``{`` and ends with ``}`` (or ``}\\r``)."""
     ended = buf.endswith(b"\n")
     if not buf.startswith(b"{") or not (ended or buf.endswith((b"}", b"}\r"))):
         return None
@@ -137,7 +126,47 @@ def line_count(buf: bytes) -> int | None:
     starts = ends[:-1] + 1 if ended else ends + 1  # the next line's first byte
     if not ((before == _CLOSE) | crlf).all() or not (data[starts] == _OPEN).all():
         return None
-    return len(ends) + (0 if ended else 1)
+    return ends if ended else np.append(ends, len(buf))
+
+
+def line_count(buf: bytes) -> int | None:
+    """The file's number of lines, None unless every line is a record (`line_ends`)."""
+    ends = line_ends(buf)
+    return None if ends is None else len(ends)
+
+
+@dataclass(frozen=True)
+class PlainLines:
+    """A file (or a block of whole lines) read as columns: where each line ends, the slot
+    each names (null: none of the rows read), which are plain successes of those rows, and
+    every line's reply (meaningful where `fast`)."""
+
+    ends: np.ndarray
+    slots: pa.Array
+    fast: pa.Array
+    replies: ReplyColumns
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Where each line starts."""
+        return np.concatenate([[0], self.ends[:-1] + 1]).astype(np.int64)
+
+
+def read_plain(
+    buf: bytes, columnar: Columnar, endpoint: str, tag: str, first: int, n: int
+) -> PlainLines | None:
+    """`buf` read at once with the provider's `columnar` read, slots counted from row `first`
+    (`n` of them: `row_numbers`); None when the read does not fit (`line_ends`,
+    `parse_file`): the caller reads it line by line."""
+    ends = line_ends(buf)
+    if ends is None:
+        return None
+    table = parse_file(buf, len(ends), columnar)
+    if table is None:
+        return None
+    slots = row_numbers(table.column("custom_id"), tag, first, n)
+    plain, replies = columnar.read(table, endpoint)
+    return PlainLines(ends, slots, pc.and_(plain, pc.is_valid(slots)), replies)
 
 
 def parse_file(buf: bytes, lines: int, columnar: Columnar) -> pa.RecordBatch | None:

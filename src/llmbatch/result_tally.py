@@ -21,7 +21,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmbatch import json_texts
 from llmbatch.answer_index import KEY, Run
 from llmbatch.costs import TOKEN_KINDS
 from llmbatch.providers.backend import Backend
@@ -96,22 +95,24 @@ class ResultTally:
         places.lengths.append(len(text))
         places.digests.append(line_digest(text))
 
-    def plain(
-        self, path: Path, rows: np.ndarray, starts: np.ndarray, lines: pa.Array, replies: Any
-    ) -> None:
-        """A block's plain successes at once (`download_check`): their tokens and places."""
+    def plain(self, path: Path, rows: np.ndarray, block: bytes, at: int, starts: np.ndarray,
+              stops: np.ndarray, replies: Any) -> None:  # fmt: skip
+        """A block's plain successes at once (`download_check`): their tokens and places.
+        `block` is the bytes at offset `at` of `path`; line i is `block[starts[i]:stops[i]]`."""
         tokens = self.tokens
         for kind, column in zip(TOKEN_KINDS, _token_columns(replies), strict=True):
             tokens[kind] += pc.sum(column).as_py() or 0
-        data, ends = json_texts.values(lines), json_texts.offsets(lines)
-        stops = ends[1:].copy()
-        if len(lines):  # a CRLF line's answer is the line without its \r
-            stops -= np.frombuffer(data, dtype=np.uint8)[stops - 1] == 0x0D
-        bounds = zip(ends[:-1].tolist(), stops.tolist(), strict=True)
+        if not len(rows):
+            return
+        data = memoryview(block)
+        # a CRLF line's answer is the line without its \r (every line ends in "}" or "}\r")
+        stops = stops - (np.frombuffer(block, dtype=np.uint8)[stops - 1] == 0x0D)
+        bounds = zip(starts.tolist(), stops.tolist(), strict=True)
         digests = b"".join([line_digest(data[a:b]) for a, b in bounds])
         places = self._files.setdefault(path, _Places())
-        lengths = (stops - ends[:-1]).astype(np.uint32)
-        places.blocks.append((rows.astype(np.int64), starts.astype(np.uint64), lengths, digests))
+        offsets = (starts + at).astype(np.uint64)
+        lengths = (stops - starts).astype(np.uint32)
+        places.blocks.append((rows.astype(np.int64), offsets, lengths, digests))
 
     def shape(self, path: Path, size: int, lines: int) -> None:
         """A file read whole (`store.file_shape`, without reading it again)."""
