@@ -33,6 +33,10 @@ For each provider × verb (Anthropic has no embeddings, so that pair is skipped)
   for collect, ``orjson.loads`` of each result line, a dict from wire id to row, the answer
   pulled out (parsed for classify) and assigned as one column of the frame read from its
   snapshot. Each is printed with the ratio of our phase to it.
+- the request keys alone: after the prepare limit, in its process, the time to hash each
+  row's request body once (the key that finds its answer again in a later job, which prepare
+  must compute and the limit does not), the bodies made beforehand. With it, the printed
+  ceiling: the best ratio a prepare could reach that did the limit's work plus the keys.
 
 Memory. Each phase runs in its own fresh Python process, and the emulator in another one, so
 no phase is charged for the emulator, the synthetic-data generator or an earlier phase. In
@@ -256,6 +260,36 @@ def limit_prepare(spec: dict[str, Any], df: Any) -> dict[str, Any]:
     return {}
 
 
+def keys_alone(spec: dict[str, Any], df: Any) -> float:
+    """Seconds to hash every row's request body once (a blake2b-16 each, continued from the
+    shared prefix, as `reuse.digest_rows` does), the bodies made beforehand, untimed.
+
+    Prepare must do this and the limit does not: each row's request key is what finds its
+    answer again in a later job (never paying twice), and its definition cannot change
+    between versions. Timed apart, it is the least prepare costs beyond the limit.
+    """
+    import hashlib
+
+    import orjson
+
+    texts = df["body"].to_list() if spec["library"] == "polars" else df["body"].tolist()
+    with (Path(spec["path"]) / "requests" / "0000.jsonl").open("rb") as fh:
+        line = orjson.loads(fh.readline())
+    holder, key = _slot(line, texts[0])
+    holder[key] = marker = "\x00text\x00"
+    wire = line.get("body", line.get("params"))
+    prefix, _, suffix = orjson.dumps(wire).partition(orjson.dumps(marker))
+    tails = [orjson.dumps(text) + suffix for text in texts]
+    keyed = hashlib.blake2b(b'["openai","http://127.0.0.1","/v1"]\n' + prefix, digest_size=16)
+    t0 = time.perf_counter()
+    fresh, out = keyed.copy, []
+    for tail in tails:
+        one = fresh()
+        one.update(tail)
+        out.append(one.digest())
+    return time.perf_counter() - t0
+
+
 def _slot(node: Any, text: str) -> tuple[Any, Any]:
     """The container and key holding `text` in a decoded request line (its text slot)."""
     items = node.items() if isinstance(node, dict) else enumerate(node)
@@ -354,6 +388,8 @@ def run_phase(spec: dict[str, Any]) -> dict[str, Any]:
         profiler.disable()
         _report_profile(profiler, spec)
     peak = peak_bytes(reset)
+    if spec["phase"] == "prepare-limit":  # after the phase: not part of its time or memory
+        info["keys_seconds"] = keys_alone(spec, df)
     return {
         "seconds": seconds,
         "cpu": cpu,
@@ -496,6 +532,11 @@ def bench(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
                     ours = next(r for r in results[::-1] if r["phase"] == phase[: -len("-limit")])
                     print(f"{'':<20} {phase[:-6]} at {row['seconds'] / ours['seconds']:.2f}x "
                           "the per-row limit measured in this run", flush=True)  # fmt: skip
+                if "keys_seconds" in result:
+                    keys, limit = result["keys_seconds"], row["seconds"]
+                    ceiling = limit / (limit + keys)
+                    print(f"{'':<20} the request keys alone: {keys:.2f} s (the limit has none): "
+                          f"prepare can reach at most {ceiling:.2f}x", flush=True)  # fmt: skip
                 if result.get("errors"):
                     print(f"  ! {result['errors']:,} row errors, e.g. {result['first_error']!r}")
     return results

@@ -190,12 +190,19 @@ def text_chunks(
     while start < len(rows):
         chunk = rows[start : start + step]
         given = chunk_texts(texts, chunk)
-        size = fixed * len(chunk) + sum(len(t) for t in given if type(t) is str)
+        size = fixed * len(chunk) + _text_bytes(given)
         if size > 2 * budget and len(chunk) > 1:
             keep = max(1, len(chunk) * budget // size)
             chunk, given = chunk[:keep], given[:keep]
         yield chunk, given
         start += len(chunk)
+
+
+def _text_bytes(given: list[Any]) -> int:
+    """The texts' lengths summed (what is not a str counts 0): one C pass when all are str."""
+    if set(map(type, given)) <= {str}:
+        return sum(map(len, given))
+    return sum(len(t) for t in given if type(t) is str)
 
 
 def chunk_texts(texts: Sequence[Any], chunk: Sequence[int]) -> list[Any]:
