@@ -12,6 +12,8 @@ Prints rows per second for
   JSONL file of ``--rows`` chat lines, create the batch, read it (which runs every request),
   download the output file; and the same for an Anthropic Message Batch (create, read,
   download the results);
+- for chat classify, its pinned hashes alone: each row's seed, id and schema draws, which
+  the same answers for the same seed require: the most any fake model could reach here;
 - the yardstick: ``orjson.loads`` + ``orjson.dumps`` of every input line, the least any
   emulator must do per row, measured in the same run.
 
@@ -124,6 +126,31 @@ def bench_model(rows: int, dims: list[int]) -> None:
         _timed(label, rows, lambda b=bodies, f=lines: f(b, salts))
         plain = _anthropic_plain if url == "anthropic" else partial(_openai_plain, url)
         _timed(f"  {label} (dict API)", rows, lambda b=bodies, f=plain: f(b, salts))
+        if label == "chat classify":
+            _timed("  its pinned hashes alone", rows, lambda b=bodies: _pinned_hashes(b, salts))
+
+
+def _pinned_hashes(bodies: list[dict[str, Any]], salts: list[str]) -> None:
+    """Only the hashes a chat classify answer is drawn from, a chunk at a time, with the
+    emulator's own column code: each row's seed (its messages' canonical JSON), its id, and
+    one keyed draw per schema property that varies. Same answers for the same seed means
+    these exact hashes, so their rate is the most any fake model could reach here."""
+    from llmbatch.emulator.fake_chat_columns import _seeds
+    from llmbatch.emulator.fake_chat_line import chat_plan
+    from llmbatch.emulator.fake_columns import id_hashes
+    from llmbatch.emulator.fake_schema_columns import _draws, flat_schema
+
+    plan = chat_plan.many(bodies[:1])[0]  # every body has the same rest: one plan
+    flat = flat_schema(plan.compiled)
+    assert flat is not None
+    for start in range(0, len(bodies), CHUNK):
+        chunk, chunk_salts = bodies[start : start + CHUNK], salts[start : start + CHUNK]
+        rows = [
+            (body, DEFAULT_CREATED, salt) for body, salt in zip(chunk, chunk_salts, strict=True)
+        ]
+        seeds = _seeds(plan, rows, [body["messages"] for body in chunk])
+        id_hashes("chatcmpl-", 29, seeds, chunk_salts)
+        _draws(seeds, flat.draws)
 
 
 def _openai_lines(url: str, bodies: list[dict[str, Any]], salts: list[str]) -> list[bytes]:
