@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from llmbatch.download_check import check_download
+from llmbatch.download_check import ShardRows, check_download
 from llmbatch.result_tally import KEYS_FILE, ResultTally
 from llmbatch.store import file_shape
 from test_collect_fast import (
@@ -207,3 +207,59 @@ def test_a_files_shape_counts_its_non_blank_lines(tmp_path: Path, data: bytes) -
     path.write_bytes(data)
     with path.open("rb") as fh:
         assert file_shape(path) == [len(data), sum(1 for line in fh if line.strip())]
+
+
+def test_shard_rows_know_their_rows() -> None:
+    runs = [[5, 8], [10, 12]]
+    inside = {5, 6, 7, 10, 11}
+    for rows in (ShardRows.of_runs(runs), ShardRows.of(inside)):
+        assert [r for r in range(-3, 16) if rows.has(r)] == sorted(inside)
+        assert rows.has_all(np.array([5, 11, 7], dtype=np.int64))
+        assert rows.has_all(np.array([], dtype=np.int64))
+        for stranger in (4, 8, 9, 12, -1, 1 << 40):
+            assert not rows.has_all(np.array([5, stranger], dtype=np.int64))
+    for empty in (ShardRows.of_runs([]), ShardRows.of(set())):
+        assert not empty.has(0)
+        assert not empty.has_all(np.array([0], dtype=np.int64))
+
+
+# a retried shard's rows: runs with holes, not from 0 (the first row of the job is not in it)
+_RUNS = [[3, 9], [12, 20], [21, 30]]
+_IN = [r for start, stop in _RUNS for r in range(start, stop)]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ([], None),
+        ([10], "row 10 is not in this shard"),  # a hole
+        ([0], "row 0 is not in this shard"),  # below the first run
+        ([30], "row 30 is not in this shard"),  # just past the last
+        ([3], "twice"),  # the first row again, after the others
+        ([29], "twice"),
+    ],
+)
+def test_a_shard_with_holes_checks_the_same_both_ways(
+    tmp_path: Path, provider: str, extra: list[int], words: str | None
+) -> None:
+    backend = _backend(provider)
+    kind = "output" if provider == "openai" else "results"
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(_file(*(_ok(provider, "complete", r) for r in [*_IN, *extra])))
+    verdicts = []
+    for rows in (set(_IN), ShardRows.of_runs(_RUNS)):
+        for columnar in (None, backend.wire.columnar):
+            for block in BLOCKS:
+                problem = check_download(
+                    [(kind, path)], tag=TAG, rows=rows, succeeded=len(_IN),
+                    is_answer=backend.is_answer, columnar=columnar,
+                    endpoint=ENDPOINT[provider], plain_answers=backend.plain_is_answer,
+                    block_size=block,
+                )  # fmt: skip
+                verdicts.append(None if problem is None else problem.message)
+    assert len(set(verdicts)) == 1, verdicts
+    if words is None:
+        assert verdicts[0] is None
+    else:
+        assert verdicts[0] is not None and words in verdicts[0]

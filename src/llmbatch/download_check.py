@@ -19,7 +19,7 @@ at a time (`_Check.line`), as are all lines when no columnar read is given.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +33,7 @@ from llmbatch.result_columns import Columnar, read_plain
 from llmbatch.store import line_blocks
 from llmbatch.verify import Problem
 
-__all__ = ["BLOCK", "Answers", "check_download"]
+__all__ = ["BLOCK", "Answers", "ShardRows", "check_download"]
 
 BLOCK = 8 << 20  # bytes of a results file checked at a time (cut at a line's end)
 _ANY_ROW = 1 << 62
@@ -57,6 +57,51 @@ class Answers(Protocol):
         """A file read whole: its bytes and non-blank lines (`store.file_shape`)."""
 
 
+class ShardRows:
+    """A shard's rows as a bitmap over their span: membership by index, and a whole block's
+    rows checked at once, instead of a Python set of every row."""
+
+    __slots__ = ("base", "member")
+
+    def __init__(self, base: int, member: bytearray) -> None:
+        self.base, self.member = base, member  # member[r - base] is 1 for each row r
+
+    @classmethod
+    def of_runs(cls, runs: Sequence[Sequence[int]]) -> ShardRows:
+        """The rows of `[start, stop)` runs (a shard's `rows`, as the manifest keeps them)."""
+        if not runs:
+            return cls(0, bytearray())
+        base = min(start for start, _ in runs)
+        member = bytearray(max(stop for _, stop in runs) - base)
+        for start, stop in runs:
+            member[start - base : stop - base] = b"\x01" * (stop - start)
+        return cls(base, member)
+
+    @classmethod
+    def of(cls, rows: Collection[int]) -> ShardRows:
+        """The rows given one by one (any collection of ints)."""
+        if not rows:
+            return cls(0, bytearray())
+        held = np.fromiter(rows, dtype=np.int64, count=len(rows))
+        base = int(held.min())
+        member = bytearray(int(held.max()) - base + 1)
+        np.frombuffer(member, dtype=np.uint8)[held - base] = 1
+        return cls(base, member)
+
+    def has(self, row: int) -> bool:
+        at = row - self.base
+        return 0 <= at < len(self.member) and self.member[at] == 1
+
+    def has_all(self, rows: np.ndarray) -> bool:
+        """Whether every one of `rows` is a row of the shard."""
+        at = rows - self.base
+        if not len(at):
+            return True
+        if int(at.min()) < 0 or int(at.max()) >= len(self.member):
+            return False
+        return bool(np.frombuffer(self.member, dtype=np.uint8)[at].all())
+
+
 class _Unseen:
     def answer(self, path: Path, row: int, offset: int, raw: bytes, line: dict[str, Any]) -> None:
         pass
@@ -73,7 +118,7 @@ def check_download(
     files: Iterable[tuple[str, Path]],
     *,
     tag: str,
-    rows: set[int],
+    rows: Collection[int] | ShardRows,
     succeeded: int,
     is_answer: Callable[[str, dict[str, Any]], bool],
     answers: Answers | None = None,
@@ -84,11 +129,13 @@ def check_download(
 ) -> Problem | None:
     """Check a shard's downloaded files (`(file kind, path)` pairs); None if trustworthy.
 
-    `answers` sees each answer line on the way. With the provider's `columnar` read (for
+    `rows`: the shard's rows (a `ShardRows`, or any collection of ints). `answers` sees each
+    answer line on the way. With the provider's `columnar` read (for
     `endpoint`), the blocks of a file whose kind holds answers in its plain lines
     (`plain_answers(kind)`) are checked as columns, `block_size` bytes at a time.
     """
-    check = _Check(tag, rows, is_answer, answers or _Unseen())
+    shard_rows = rows if isinstance(rows, ShardRows) else ShardRows.of(rows)
+    check = _Check(tag, shard_rows, is_answer, answers or _Unseen())
     for file_kind, path in files:
         fast = columnar is not None and columnar.applies(endpoint) and plain_answers(file_kind)
         check.number, check.non_blank, size = 1, 0, 0
@@ -114,12 +161,12 @@ class _Check:
     def __init__(
         self,
         tag: str,
-        rows: set[int],
+        rows: ShardRows,
         is_answer: Callable[[str, dict[str, Any]], bool],
         answers: Answers,
     ) -> None:
         self.tag, self.rows, self.is_answer, self.out = tag, rows, is_answer, answers
-        self.seen: set[int] = set()
+        self.seen = bytearray(len(rows.member))  # seen[r - rows.base]: row r was read
         self.answers = 0
         self.number = 1  # the next line's number in the file being read
         self.non_blank = 0  # the lines of that file read so far that are not blank
@@ -155,12 +202,13 @@ class _Check:
         if row is None:
             msg = f"line {number} of {path.name} has custom_id {custom_id!r}, not this job's"
             return Problem(msg, wrong_batch=True)
-        if row not in self.rows:
+        if not self.rows.has(row):
             msg = f"line {number} of {path.name}: row {row} is not in this shard"
             return Problem(msg, wrong_batch=True)
-        if row in self.seen:
+        at = row - self.rows.base
+        if self.seen[at]:
             return Problem(f"line {number} of {path.name}: custom_id {custom_id!r} twice")
-        self.seen.add(row)
+        self.seen[at] = 1
         if self.is_answer(file_kind, line):
             self.answers += 1
             self.out.answer(path, row, offset, raw, line)
@@ -184,13 +232,12 @@ class _Check:
             return self.lines(file_kind, path, start, block)
         picked = pc.indices_nonzero(read.fast).to_numpy()
         rows = read.slots.filter(read.fast).to_numpy()
-        if not self._fresh(rows):
-            return self.lines(file_kind, path, start, block)
         count, starts, ends = len(read.ends), read.starts, read.ends
+        before = bytearray(self.seen) if len(picked) < count else self.seen
+        if not self._mark_fresh(rows):
+            return self.lines(file_kind, path, start, block)
         others = np.ones(count, dtype=bool)
         others[picked] = False
-        before = set(self.seen) if len(picked) < count else self.seen
-        self.seen.update(rows.tolist())
         self.answers += len(rows)
         for i in np.flatnonzero(others).tolist():
             raw = block[starts[i] : ends[i] + 1]  # with its newline, as read
@@ -205,12 +252,21 @@ class _Check:
         self.non_blank += len(picked)  # every line of the block starts with "{"
         return None
 
-    def _fresh(self, rows: np.ndarray) -> bool:
-        """Whether the rows are all this shard's, each once, none seen before."""
-        if len(np.unique(rows)) != len(rows):
+    def _mark_fresh(self, rows: np.ndarray) -> bool:
+        """Mark the rows seen if they are all this shard's, each once, none seen before;
+        else change nothing and say False."""
+        if not self.rows.has_all(rows):
             return False
-        listed = rows.tolist()
-        return self.rows.issuperset(listed) and self.seen.isdisjoint(listed)
+        at = rows - self.rows.base
+        seen = np.frombuffer(self.seen, dtype=np.uint8)
+        if seen[at].any():
+            return False
+        marked = int(np.count_nonzero(seen))
+        seen[at] = 1
+        if int(np.count_nonzero(seen)) - marked != len(rows):  # a row twice in the block
+            seen[at] = 0
+            return False
+        return True
 
 
 def _parse(raw: bytes, name: str, number: int) -> tuple[Any, Problem | None]:

@@ -38,9 +38,8 @@ from llmbatch._exceptions import (
 from llmbatch._retry import sleep
 from llmbatch.answer_index import AnswerIndex
 from llmbatch.claims import Claims
-from llmbatch.download_check import check_download
+from llmbatch.download_check import ShardRows, check_download
 from llmbatch.manifest import TERMINAL, Manifest, Observation, Shard
-from llmbatch.prepare import unranges
 from llmbatch.providers.backend import LOST_INPUT, Backend, Created, now
 from llmbatch.quota import QueuePacer, QuotaBook, estimate_shard_tokens, in_flight
 from llmbatch.result_tally import ResultTally
@@ -325,7 +324,7 @@ class Lifecycle:
                 problem = check_download(
                     files,
                     tag=self.tag,
-                    rows=set(unranges(shard.rows)),
+                    rows=ShardRows.of_runs(shard.rows),
                     succeeded=int(shard.counts.get("completed") or 0),
                     is_answer=self.backend.is_answer,
                     answers=tally,

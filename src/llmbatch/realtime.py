@@ -31,9 +31,8 @@ from tqdm.auto import tqdm
 
 from llmbatch._exceptions import ResultsIntegrityError
 from llmbatch._json import loads
-from llmbatch.download_check import check_download
+from llmbatch.download_check import ShardRows, check_download
 from llmbatch.manifest import Observation, Shard, Status
-from llmbatch.prepare import unranges
 from llmbatch.providers.backend import Backend, now
 from llmbatch.realtime_calls import Answer, Caller, Unit, units
 from llmbatch.state import JobState
@@ -269,7 +268,7 @@ class Realtime:
         problem = check_download(
             [("output", journal.path)],
             tag=self.tag,
-            rows=set(unranges(shard.rows)),
+            rows=ShardRows.of_runs(shard.rows),
             succeeded=answered.completed,
             is_answer=lambda _kind, line: self.backend.parse_line(line)[1] == "succeeded",
         )
