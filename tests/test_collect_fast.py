@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
@@ -23,13 +24,14 @@ from llmbatch.providers.anthropic_batch import AnthropicBackend
 from llmbatch.providers.backend import Backend
 from llmbatch.providers.openai_batch import OpenAIBackend
 from llmbatch.reading import line_recorder, read_file
-from llmbatch.result_columns import line_count, line_ends, parse_file
+from llmbatch.result_columns import line_count, line_ends, newlines, parse_file
 from llmbatch.results import answer_table, truncated_answers
 from llmbatch.tasks import TaskSpec
 from test_row_shapes import ANTHROPIC, GOOD, OPENAI, SCHEMA
 
 TAG = "t0"
 N = 12  # rows of every job here; row numbers 0..N-1
+_MB = 1 << 20  # result_columns scans for newlines a megabyte at a time
 ENDPOINT = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages"}
 VERBS = ("complete", "classify")
 
@@ -325,6 +327,24 @@ def test_line_count_is_the_split_s_count_without_splitting(buf: bytes) -> None:
     if lines is not None:  # each line ends where a plain split says
         ends = list(itertools.accumulate(len(line) + 1 for line in lines))
         assert line_ends(buf).tolist() == [min(e - 1, len(buf)) for e in ends]
+
+
+@pytest.mark.parametrize("size", [0, 1, _MB - 1, _MB, _MB + 1, 3 * _MB + 5])
+def test_newlines_are_found_across_the_scan_s_megabytes(size: int) -> None:
+    data = np.zeros(size, dtype=np.uint8)
+    for at in (0, 1, _MB - 1, _MB, _MB + 1, 2 * _MB, size - 1):  # the pieces' edges
+        if 0 <= at < size:
+            data[at] = ord("\n")
+    data[::997] = ord("\n")
+    assert newlines(data).tolist() == np.flatnonzero(data == ord("\n")).tolist()
+
+
+def test_a_file_of_several_megabytes_ends_its_lines_where_a_split_says() -> None:
+    lines = [b'{"custom_id":"t0-%d","pad":"%s"}' % (i, b"x" * (i % 900)) for i in range(9000)]
+    buf = b"\n".join(lines) + b"\n"
+    assert len(buf) > 3 * _MB
+    ends = list(itertools.accumulate(len(line) + 1 for line in lines))
+    assert line_ends(buf).tolist() == [e - 1 for e in ends]
 
 
 def _split_lines(buf: bytes) -> list[bytes] | None:
