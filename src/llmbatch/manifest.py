@@ -252,14 +252,19 @@ class Shard:
 
     # -- (de)serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out = {name: getattr(self, name) for name in _SHARD_FIELDS}
         return {**self.extra, **out}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Shard:
-        known = {f.name for f in fields(cls)} - {"extra"}
+        known = _SHARD_FIELDS
         kwargs = {k: v for k, v in d.items() if k in known}
         return cls(**kwargs, extra={k: v for k, v in d.items() if k not in known})
+
+
+# a shard's stored fields, named once: `fields()` a shard made every manifest read and write
+# (each poll and each step of a send) cost more than the JSON itself in a 200-shard job
+_SHARD_FIELDS = frozenset(f.name for f in fields(Shard)) - {"extra"}
 
 
 @dataclass

@@ -8,6 +8,7 @@ value, rather than surfacing later as an IndexError or KeyError in the middle of
 
 from __future__ import annotations
 
+import functools
 from pathlib import PurePath
 from typing import Any, get_args
 
@@ -17,6 +18,7 @@ from llmbatch.tasks import Kind, TaskSpec
 __all__ = ["MODES", "check"]
 
 MODES = ("batch", "sync")
+_STATES, _STATUSES = get_args(ShardState), get_args(Status)  # tuples: a damaged value may not hash
 
 
 def check(m: Manifest) -> None:
@@ -76,9 +78,13 @@ def _check_columns(columns: dict[str, Any]) -> None:
 
 def _inside(rel: Any) -> bool:
     """A path relative to the job folder that stays in it."""
-    return (
-        isinstance(rel, str) and not PurePath(rel).is_absolute() and ".." not in PurePath(rel).parts
-    )
+    return isinstance(rel, str) and _inside_path(rel)
+
+
+@functools.lru_cache(maxsize=4096)
+def _inside_path(rel: str) -> bool:
+    # memoised: every manifest read checks every shard's files, the same names each time
+    return not PurePath(rel).is_absolute() and ".." not in PurePath(rel).parts
 
 
 def _check_runs(what: str, runs: Any, n_rows: int) -> None:
@@ -101,7 +107,7 @@ def _check_shard(shard: Shard, n_rows: int, seen: set[int]) -> None:
     _check_runs(f"{where}: rows", shard.rows, n_rows)
     if shard.n != sum(stop - start for start, stop in shard.rows):
         raise ValueError(f"{where}: n is {shard.n!r} but its rows hold another count")
-    if shard.state not in get_args(ShardState) or shard.status not in get_args(Status):
+    if shard.state not in _STATES or shard.status not in _STATUSES:
         raise ValueError(f"{where}: state {shard.state!r} / status {shard.status!r} unknown")
     checks = (
         ("counts", shard.counts, dict),
