@@ -261,6 +261,8 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "more rows": (lambda m: m.update(n_rows=10), "do not cover rows 0-9"),
     "n_rows text": (lambda m: m.update(n_rows="3"), "n_rows is '3'"),
     "empty shard": (lambda m: m.update(shards=[{}]), "missing"),
+    "shard without its hash": (lambda m: m["shards"][0].pop("sha256"), "missing sha256"),
+    "state a list": (lambda m: m["shards"][0].update(state=["downloaded"]), "state ['downloaded']"),
     "no shards": (lambda m: m.update(shards=[]), "do not cover"),
     "empty task": (lambda m: m.update(task={}), "task is not one"),
     "task kind": (lambda m: m["task"].update(kind="translate"), "task kind is 'translate'"),
@@ -455,3 +457,21 @@ except llmbatch.JobFolderError as exc:
     assert "nothing was sent" in done.stdout
     assert emu.state()["total_calls"] == 0
     assert not home.exists() or not any(home.iterdir())
+
+
+def test_a_shard_reads_back_as_written_with_unknown_keys_kept() -> None:
+    from llmbatch.manifest import Shard
+
+    required = {"index": 2, "attempt": 1, "path": "requests/0002.jsonl", "rows": [[20, 30]],
+                "n": 10, "bytes": 5, "sha256": "ab" * 32}  # fmt: skip
+    made = Shard(**required, counts={"total": 10}, events=[{"event": "x", "at": 1.0}])
+    stored = json.loads(json.dumps({**made.to_dict(), "from_a_newer_version": [1, 2]}))
+    read = Shard.from_dict(stored)
+    assert read.to_dict() == stored  # the newer key is written back
+    assert read.extra == {"from_a_newer_version": [1, 2]}
+    assert Shard.from_dict(made.to_dict()) == made
+    first, second = Shard.from_dict(dict(required)), Shard.from_dict(dict(required))
+    assert first == Shard(**required)  # the defaults, as __init__ gives them
+    first.errors.append({"x": 1})
+    first.counts["total"] = 1
+    assert second.errors == [] and second.counts == {}  # never one object shared
