@@ -80,10 +80,14 @@ class Lifecycle:
         self._saving = threading.Lock()
 
     def _update(self, index: int, change: Callable[[Shard], T]) -> tuple[Manifest, T]:
-        """`state.update_shard`, with this process's senders queued on a thread lock first
+        """`_update_all` for shard `index` alone."""
+        return self._update_all(lambda m: change(m.shard(index)))
+
+    def _update_all(self, change: Callable[[Manifest], T]) -> tuple[Manifest, T]:
+        """`state.update`, with this process's senders queued on a thread lock first
         (woken at once) rather than polling the job's file lock side by side."""
         with self._saving:
-            return self.state.update_shard(index, change)
+            return self.state.update(change)
 
     def _shard(self, index: int) -> Shard:
         return self.state.read().shard(index)
@@ -237,8 +241,7 @@ class Lifecycle:
             for index, batch_id in running.items():
                 self._observe(manifest.shard(index), batch_id, seen[batch_id], queued)
 
-        with self._saving:
-            manifest, _ = self.state.update(apply)
+        manifest, _ = self._update_all(apply)
         for tokens in queued:
             learned = self.pacer.learn(manifest, tokens)
             if learned is not None:
